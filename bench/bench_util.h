@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Small helpers shared by ringo's benchmarks: a monotonic clock in
+ * nanoseconds, --flag=value parsing, one-line key=value output, the median
+ * of repeated runs, and a checker for batches of completions. Everything is
+ * static inline so that a benchmark is one .c file plus its peers.
+ *
+ * Conventions: results go to stdout as a single line of key=value pairs so
+ * that scripts can parse them; everything else (progress, diagnostics) goes
+ * to stderr.
+ *
+ * The prototypes of the peer implementations (the same workload run through
+ * another library, in bench/peers/) live at the end, so that each peer needs
+ * no header of its own.
+ */
+#ifndef RINGO_BENCH_UTIL_H
+#define RINGO_BENCH_UTIL_H
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define BENCH_NSEC_PER_SEC 1000000000ULL
+
+/* CLOCK_MONOTONIC in ns: immune to wall-clock steps, and a vDSO call. */
+static inline uint64_t bench_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * BENCH_NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+static inline uint64_t bench_sec_to_ns(double sec)
+{
+	return sec <= 0 ? 0 : (uint64_t)(sec * (double)BENCH_NSEC_PER_SEC);
+}
+
+/* ---- Command line ------------------------------------------------------ */
+
+enum bench_opt_type {
+	BENCH_OPT_UINT,		/* unsigned *, decimal or 0x hex */
+	BENCH_OPT_DOUBLE,	/* double * */
+};
+
+/* One accepted flag: --name=value. */
+struct bench_opt {
+	const char *name;
+	enum bench_opt_type type;
+	void *dst;		/* holds the default on entry */
+	const char *help;
+};
+
+/* Store val into o->dst only when all of it parses, so --help shows defaults. */
+static inline int bench_opt_set(const struct bench_opt *o, const char *val)
+{
+	unsigned long u = 0;
+	double d = 0;
+	char *end;
+
+	errno = 0;
+	if (o->type == BENCH_OPT_UINT)
+		u = strtoul(val, &end, 0);
+	else
+		d = strtod(val, &end);
+	if (errno || end == val || *end)
+		return -EINVAL;
+	/* strtoul accepts "-1" and wraps it; a count is never negative. */
+	if (o->type == BENCH_OPT_UINT && (*val == '-' || u > UINT_MAX))
+		return -ERANGE;
+	if (o->type == BENCH_OPT_UINT)
+		*(unsigned *)o->dst = (unsigned)u;
+	else
+		*(double *)o->dst = d;
+	return 0;
+}
+
+static inline void bench_usage(FILE *f, const char *prog, const struct bench_opt *opts,
+			       size_t n)
+{
+	size_t i;
+
+	fprintf(f, "usage: %s [--flag=value ...]\n", prog);
+	for (i = 0; i < n; i++) {
+		if (opts[i].type == BENCH_OPT_UINT)
+			fprintf(f, "  --%-12s %s (default %u)\n", opts[i].name, opts[i].help,
+				*(unsigned *)opts[i].dst);
+		else
+			fprintf(f, "  --%-12s %s (default %g)\n", opts[i].name, opts[i].help,
+				*(double *)opts[i].dst);
+	}
+}
+
+static inline const struct bench_opt *bench_opt_find(const struct bench_opt *opts, size_t n,
+						     const char *arg, const char **val)
+{
+	size_t i, len;
+
+	for (i = 0; i < n; i++) {
+		len = strlen(opts[i].name);
+		if (!strncmp(arg, opts[i].name, len) && arg[len] == '=') {
+			*val = arg + len + 1;
+			return &opts[i];
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Parse --name=value arguments into opts[]. Returns 0, 1 after printing
+ * usage for --help, or -EINVAL after printing what was wrong; callers exit
+ * 0 or 2 accordingly.
+ */
+static inline int bench_parse_args(int argc, char **argv, const struct bench_opt *opts,
+				   size_t n)
+{
+	const struct bench_opt *o;
+	const char *val;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			bench_usage(stdout, argv[0], opts, n);
+			return 1;
+		}
+		o = strncmp(argv[i], "--", 2) ? NULL : bench_opt_find(opts, n, argv[i] + 2, &val);
+		if (!o || bench_opt_set(o, val) < 0) {
+			fprintf(stderr, "%s: bad argument '%s'\n", argv[0], argv[i]);
+			bench_usage(stderr, argv[0], opts, n);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* ---- Output ------------------------------------------------------------ */
+
+/* One stdout line of key=value pairs, built pair by pair. */
+struct bench_line {
+	unsigned pairs;
+};
+
+__attribute__((format(printf, 3, 4)))
+static inline void bench_kv(struct bench_line *l, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s%s=", l->pairs++ ? " " : "", key);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+}
+
+static inline void bench_line_end(struct bench_line *l)
+{
+	putchar('\n');
+	fflush(stdout);
+	l->pairs = 0;
+}
+
+/* ---- Statistics -------------------------------------------------------- */
+
+static inline int bench_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Median of v[0..n-1], which is sorted in place. The median rather than the
+ * mean: one run disturbed by another process on a small machine should not
+ * move the result.
+ */
+static inline double bench_median(double *v, size_t n)
+{
+	if (!n)
+		return 0;
+	qsort(v, n, sizeof(*v), bench_cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* ---- Completion checking ---------------------------------------------- */
+
+/*
+ * Checks one batch of at most 64 ops whose user_data are base..base+n-1:
+ * every CQE must name a distinct op of the batch and carry the expected
+ * result, and every op must complete. A bitmap rather than an in-order
+ * check, because the kernel does not promise completion order.
+ */
+struct bench_batch {
+	uint64_t base;
+	uint64_t seen;		/* bit i: op base + i completed */
+	unsigned n;		/* ops in the batch */
+	unsigned errors;
+};
+
+static inline void bench_batch_begin(struct bench_batch *b, uint64_t base, unsigned n)
+{
+	b->base = base;
+	b->seen = 0;
+	b->n = n;
+	b->errors = 0;
+}
+
+static inline void bench_batch_cqe(struct bench_batch *b, uint64_t user_data, int res,
+				   int want_res)
+{
+	uint64_t off = user_data - b->base;
+
+	if (off >= b->n || (b->seen >> off) & 1 || res != want_res)
+		b->errors++;
+	else
+		b->seen |= 1ULL << off;
+}
+
+/* Errors in the batch, counting each op that never completed as one. */
+static inline unsigned bench_batch_end(const struct bench_batch *b)
+{
+	uint64_t all = b->n == 64 ? ~0ULL : (1ULL << b->n) - 1;
+
+	return b->errors + (unsigned)__builtin_popcountll(all & ~b->seen);
+}
+
+/* ---- Peers (bench/peers/) ---------------------------------------------- */
+
+/* Ops per NOP round: SQEs prepared, submitted and reaped together. */
+#define BENCH_NOP_BATCH 64
+
+/* What a NOP run measures; both ringo and the peers take the same one. */
+struct bench_nop_cfg {
+	unsigned entries;	/* ring size */
+	unsigned flags;		/* io_uring setup flags (IORING_SETUP_*) */
+	unsigned warmup_rounds;	/* untimed rounds on the fresh ring */
+	uint64_t duration_ns;	/* timed part */
+};
+
+struct bench_nop_result {
+	double ops_per_sec;
+	uint64_t ops;
+	uint64_t errors;	/* wrong user_data or res, missing CQEs */
+};
+
+/*
+ * The NOP workload through liburing (bench/peers/nop_liburing.c, built with
+ * HAVE_LIBURING). Returns 0 with *res filled, or -errno when the ring could
+ * not be set up (-EINVAL: flags the kernel refuses) or a submit failed.
+ */
+int bench_nop_liburing(const struct bench_nop_cfg *cfg, struct bench_nop_result *res);
+
+#endif

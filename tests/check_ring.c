@@ -1,0 +1,1004 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The raw ring layer on its own: ABI sizes and setup arguments, the SQ and
+ * CQ indices as SQEs are handed out, submitted and reaped, NOP, timeouts and
+ * their removal, CQ wrap-around in copy_cqes, registered files, setup flags
+ * (CQSIZE, CLAMP, SINGLE_ISSUER/DEFER_TASKRUN, COOP_TASKRUN, SQPOLL,
+ * ATTACH_WQ), probing, eventfd notification, wait timeouts, CQ overflow
+ * with NODROP and the error-text helpers. Several cases port the Zig standard
+ * library's io_uring tests with the same assertions.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "test_util.h"
+
+static void assert_cqe(const struct ringo_cqe *cqe, uint64_t user_data, int res, unsigned flags)
+{
+	ck_assert_msg(cqe->user_data == user_data, "user_data %#llx, want %#llx",
+		      (unsigned long long)cqe->user_data, (unsigned long long)user_data);
+	ck_assert_msg(cqe->res == res, "res %d (%s), want %d (%s)", cqe->res,
+		      ringo_err_name(cqe->res), res, ringo_err_name(res));
+	ck_assert_uint_eq(cqe->flags, flags);
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static struct ringo_sqe *get_sqe(struct ringo_ring *ring)
+{
+	struct ringo_sqe *sqe = ringo_ring_get_sqe(ring);
+
+	ck_assert_ptr_nonnull(sqe);
+	return sqe;
+}
+
+static void queue_nop(struct ringo_ring *ring, uint64_t user_data)
+{
+	struct ringo_sqe *sqe = get_sqe(ring);
+
+	ringo_prep_nop(sqe);
+	ringo_sqe_set_data64(sqe, user_data);
+}
+
+static void queue_timeout(struct ringo_ring *ring, const struct ringo_timespec *ts,
+			  uint64_t user_data)
+{
+	struct ringo_sqe *sqe = get_sqe(ring);
+
+	ringo_prep_timeout(sqe, ts, 0, 0);
+	ringo_sqe_set_data64(sqe, user_data);
+}
+
+/* ---- Zig: "structs/offsets/entries" ---------------------------------- */
+
+START_TEST(test_structs_offsets_entries)
+{
+	struct ringo_ring ring;
+	unsigned i;
+
+	ck_assert_uint_eq(sizeof(struct ringo_params), 120);
+	ck_assert_uint_eq(sizeof(struct ringo_sqe), 64);
+	ck_assert_uint_eq(sizeof(struct ringo_cqe), 16);
+
+	ck_assert_uint_eq(RINGO_OFF_SQ_RING, 0);
+	ck_assert_uint_eq(RINGO_OFF_CQ_RING, 0x8000000);
+	ck_assert_uint_eq(RINGO_OFF_SQES, 0x10000000);
+
+	memset(&ring, 0, sizeof(ring));
+	ck_assert_int_eq(ringo_ring_init(&ring, 0, 0), -EINVAL);
+	ck_assert_int_eq(ringo_ring_init(&ring, 3, 0), -EINVAL);
+
+	TEST_RING_INIT(&ring, 4, 0);
+	ck_assert_int_ge(ring.fd, 0);
+	ck_assert_uint_eq(ring.sq.ring_entries, 4);
+	ck_assert_uint_eq(ring.sq.ring_mask, 3);
+	ck_assert_uint_eq(ring.cq.ring_entries, 8);
+	ck_assert_uint_eq(ring.cq.ring_mask, 7);
+	ck_assert_ptr_nonnull(ring.sq.sqes);
+	ck_assert_ptr_nonnull(ring.cq.cqes);
+	ck_assert_uint_eq(*ring.sq.khead, 0);
+	ck_assert_uint_eq(*ring.sq.ktail, 0);
+	ck_assert_uint_eq(*ring.cq.khead, 0);
+	ck_assert_uint_eq(*ring.cq.ktail, 0);
+	ck_assert_uint_eq(ring.flags & (RINGO_SETUP_SQPOLL | RINGO_SETUP_IOPOLL), 0);
+	if (ring.sq.array) {
+		for (i = 0; i < ring.sq.ring_entries; i++)
+			ck_assert_uint_eq(ring.sq.array[i], i);
+	}
+	ck_assert_uint_eq(ringo_ring_sq_space_left(&ring), 4);
+	ck_assert_uint_eq(ringo_ring_cq_ready(&ring), 0);
+	ringo_ring_exit(&ring);
+	ck_assert_int_eq(ring.fd, -1);
+}
+END_TEST
+
+/* ---- Zig: "nop" ------------------------------------------------------- */
+
+START_TEST(test_nop)
+{
+	struct ringo_ring ring;
+	struct ringo_sqe *sqe;
+	struct ringo_cqe cqe;
+
+	TEST_RING_INIT(&ring, 1, 0);
+
+	sqe = get_sqe(&ring);
+	ringo_prep_nop(sqe);
+	ringo_sqe_set_data64(sqe, 0xaaaaaaaa);
+	ck_assert_uint_eq(sqe->opcode, RINGO_OP_NOP);
+	ck_assert_uint_eq(sqe->flags, 0);
+	ck_assert_uint_eq(sqe->ioprio, 0);
+	ck_assert_int_eq(sqe->fd, -1);	/* liburing's choice; Zig uses 0 */
+	ck_assert_uint_eq(sqe->off, 0);
+	ck_assert_uint_eq(sqe->addr, 0);
+	ck_assert_uint_eq(sqe->len, 0);
+	ck_assert_uint_eq(sqe->op_flags, 0);
+	ck_assert_uint_eq(sqe->user_data, 0xaaaaaaaa);
+	ck_assert_uint_eq(sqe->buf_index, 0);
+	ck_assert_uint_eq(sqe->personality, 0);
+	ck_assert_uint_eq(sqe->file_index, 0);
+	ck_assert_uint_eq(sqe->addr3, 0);
+	ck_assert_uint_eq(sqe->__pad2[0], 0);
+
+	ck_assert_uint_eq(ring.sq.sqe_head, 0);
+	ck_assert_uint_eq(ring.sq.sqe_tail, 1);
+	ck_assert_uint_eq(*ring.sq.ktail, 0);
+	ck_assert_uint_eq(*ring.cq.khead, 0);
+	ck_assert_uint_eq(ringo_ring_sq_ready(&ring), 1);
+	ck_assert_uint_eq(ringo_ring_cq_ready(&ring), 0);
+
+	ck_assert_int_eq(ringo_ring_submit(&ring), 1);
+	ck_assert_uint_eq(ring.sq.sqe_head, 1);
+	ck_assert_uint_eq(ring.sq.sqe_tail, 1);
+	ck_assert_uint_eq(*ring.sq.ktail, 1);
+	ck_assert_uint_eq(*ring.cq.khead, 0);
+	ck_assert_uint_eq(ringo_ring_sq_ready(&ring), 0);
+
+	cqe = test_wait_one(&ring);
+	assert_cqe(&cqe, 0xaaaaaaaa, 0, 0);
+	ck_assert_uint_eq(*ring.cq.khead, 1);
+	ck_assert_uint_eq(ringo_ring_cq_ready(&ring), 0);
+
+	/* A drain barrier with nothing in flight completes at once. */
+	sqe = get_sqe(&ring);
+	ringo_prep_nop(sqe);
+	ringo_sqe_set_data64(sqe, 0xbbbbbbbb);
+	ringo_sqe_set_flags(sqe, RINGO_SQE_IO_DRAIN);
+	ck_assert_uint_eq(sqe->flags, RINGO_SQE_IO_DRAIN);
+	ck_assert_int_eq(ringo_ring_submit(&ring), 1);
+	cqe = test_wait_one(&ring);
+	assert_cqe(&cqe, 0xbbbbbbbb, 0, 0);
+	ck_assert_uint_eq(ring.sq.sqe_head, 2);
+	ck_assert_uint_eq(ring.sq.sqe_tail, 2);
+	ck_assert_uint_eq(*ring.sq.ktail, 2);
+	ck_assert_uint_eq(*ring.cq.khead, 2);
+
+	ringo_ring_exit(&ring);
+	ck_assert_int_eq(ring.fd, -1);
+}
+END_TEST
+
+/* ---- Zig: timeouts ---------------------------------------------------- */
+
+START_TEST(test_timeout_relative)
+{
+	const struct ringo_timespec ts = { .tv_sec = 0, .tv_nsec = 10 * 1000000 };
+	struct ringo_ring ring;
+	struct ringo_sqe *sqe;
+	struct ringo_cqe cqe;
+	int64_t started, elapsed;
+
+	TEST_RING_INIT(&ring, 1, 0);
+
+	started = now_ns();
+	sqe = get_sqe(&ring);
+	ringo_prep_timeout(sqe, &ts, 0, 0);
+	ringo_sqe_set_data64(sqe, 0x55555555);
+	ck_assert_uint_eq(sqe->opcode, RINGO_OP_TIMEOUT);
+	ck_assert_int_eq(ringo_ring_submit(&ring), 1);
+	cqe = test_wait_one(&ring);
+	elapsed = now_ns() - started;
+
+	assert_cqe(&cqe, 0x55555555, -ETIME, 0);
+	/* hrtimers never fire early; the upper bound only catches a lost wakeup. */
+	ck_assert_msg(elapsed >= 9 * 1000000, "timeout fired after %lld ns", (long long)elapsed);
+	ck_assert_msg(elapsed < 2000LL * 1000000, "timeout took %lld ns", (long long)elapsed);
+
+	ringo_ring_exit(&ring);
+}
+END_TEST
+
+START_TEST(test_timeout_completions)
+{
+	const struct ringo_timespec ts = { .tv_sec = 3, .tv_nsec = 0 };
+	struct ringo_ring ring;
+	struct ringo_sqe *sqe;
+	struct ringo_cqe cqe;
+
+	TEST_RING_INIT(&ring, 2, 0);
+
+	sqe = get_sqe(&ring);
+	ringo_prep_timeout(sqe, &ts, 1, 0);
+	ringo_sqe_set_data64(sqe, 0x66666666);
+	ck_assert_uint_eq(sqe->opcode, RINGO_OP_TIMEOUT);
+	ck_assert_uint_eq(sqe->off, 1);
+	queue_nop(&ring, 0x77777777);
+	ck_assert_int_eq(ringo_ring_submit(&ring), 2);
+
+	cqe = test_wait_one(&ring);
+	assert_cqe(&cqe, 0x77777777, 0, 0);
+	/* One completion was posted, so the timeout ends with 0, not -ETIME. */
+	cqe = test_wait_one(&ring);
+	assert_cqe(&cqe, 0x66666666, 0, 0);
+
+	ringo_ring_exit(&ring);
+}
+END_TEST
+
+START_TEST(test_timeout_remove)
+{
+	const struct ringo_timespec ts = { .tv_sec = 3, .tv_nsec = 0 };
+	struct ringo_ring ring;
+	struct ringo_sqe *sqe;
+	struct ringo_cqe cqe;
+	int seen_timeout = 0, seen_remove = 0, i;
+
+	TEST_RING_INIT(&ring, 2, 0);
+
+	sqe = get_sqe(&ring);
+	ringo_prep_timeout(sqe, &ts, 0, 0);
+	ringo_sqe_set_data64(sqe, 0x88888888);
+	ck_assert_uint_eq(sqe->opcode, RINGO_OP_TIMEOUT);
+	ck_assert_uint_eq(sqe->user_data, 0x88888888);
+
+	sqe = get_sqe(&ring);
+	ringo_prep_timeout_remove(sqe, 0x88888888, 0);
+	ringo_sqe_set_data64(sqe, 0x99999999);
+	ck_assert_uint_eq(sqe->opcode, RINGO_OP_TIMEOUT_REMOVE);
+	ck_assert_uint_eq(sqe->addr, 0x88888888);
+	ck_assert_uint_eq(sqe->user_data, 0x99999999);
+
+	ck_assert_int_eq(ringo_ring_submit(&ring), 2);
+
+	/* The order of the two CQEs changed in 5.18; accept either. */
+	for (i = 0; i < 2; i++) {
+		cqe = test_wait_one(&ring);
+		if (cqe.user_data == 0x88888888) {
+			assert_cqe(&cqe, 0x88888888, -ECANCELED, 0);
+			seen_timeout++;
+		} else {
+			assert_cqe(&cqe, 0x99999999, 0, 0);
+			seen_remove++;
+		}
+	}
+	ck_assert_int_eq(seen_timeout, 1);
+	ck_assert_int_eq(seen_remove, 1);
+
+	ringo_ring_exit(&ring);
+}
+END_TEST
+
+/* ---- Zig: "copy_cqes with wrapping sq.cqes buffer" -------------------- */
+
+START_TEST(test_copy_cqes_wrapping)
+{
+	const struct ringo_timespec ts = { .tv_sec = 0, .tv_nsec = 10000 };
+	struct ringo_ring ring;
+	struct ringo_cqe cqes[8];
+	unsigned i, j, got;
+	int ret;
+
+	TEST_RING_INIT(&ring, 2, 0);
+	ck_assert_uint_eq(ring.sq.ring_entries, 2);
+	ck_assert_uint_eq(ring.cq.ring_entries, 4);
+
+	for (j = 0; j < 2; j++) {
+		queue_timeout(&ring, &ts, j);
+		ck_assert_int_eq(ringo_ring_submit(&ring), 1);
+	}
+	for (got = 0; got < 2; got += (unsigned)ret) {
+		ret = ringo_ring_copy_cqes(&ring, cqes, 2 - got, 1);
+		ck_assert_msg(ret >= 0, "copy_cqes: %s", ringo_err_name(ret));
+	}
+	ck_assert_uint_eq(*ring.cq.khead, 2);
+
+	/*
+	 * The CQ has 4 slots and its head starts at 2, so every batch of 4
+	 * reads slots 2, 3, 0, 1: the copy wraps inside each batch.
+	 */
+	for (i = 1; i < 1024; i++) {
+		for (j = 0; j < 4; j++) {
+			queue_timeout(&ring, &ts, i * 4 + j);
+			ck_assert_int_eq(ringo_ring_submit(&ring), 1);
+		}
+		for (got = 0; got < 4; got += (unsigned)ret) {
+			ret = ringo_ring_copy_cqes(&ring, cqes + got, 4 - got, 1);
+			ck_assert_msg(ret >= 0, "copy_cqes: %s", ringo_err_name(ret));
+		}
+		ck_assert_uint_eq(got, 4);
+		for (j = 0; j < 4; j++) {
+			ck_assert_int_eq(cqes[j].res, -ETIME);
+			ck_assert_uint_eq(cqes[j].flags, 0);
+			ck_assert_uint_eq(cqes[j].user_data / 4, i);
+		}
+		ck_assert_uint_eq(*ring.cq.khead, 2 + 4 * i);
+	}
+
+	ringo_ring_exit(&ring);
+}
+END_TEST
+
+/* ---- Zig: "register_files_update" ------------------------------------- */
+
+static void read_fixed_file(struct ringo_ring *ring, unsigned slot, int want_res)
+{
+	unsigned char buffer[128], zeros[128];
+	struct ringo_sqe *sqe;
+	struct ringo_cqe cqe;
+
+	memset(buffer, 42, sizeof(buffer));
+	memset(zeros, 0, sizeof(zeros));
+	sqe = get_sqe(ring);
+	ringo_prep_read(sqe, (int)slot, buffer, sizeof(buffer), 0);
+	ringo_sqe_set_flags(sqe, RINGO_SQE_FIXED_FILE);
+	ringo_sqe_set_data64(sqe, 0xcccccccc);
+	ck_assert_uint_eq(sqe->opcode, RINGO_OP_READ);
+	ck_assert_uint_eq(sqe->flags, RINGO_SQE_FIXED_FILE);
+	cqe = test_submit_wait_one(ring);
+	assert_cqe(&cqe, 0xcccccccc, want_res, 0);
+	if (want_res > 0)
+		ck_assert_mem_eq(buffer, zeros, sizeof(buffer));
+}
+
+START_TEST(test_register_files_update)
+{
+	struct ringo_ring ring;
+	int fds[2], fd, fd2;
+
+	TEST_RING_INIT(&ring, 1, 0);
+
+	fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	fds[0] = fd;
+	fds[1] = -1;
+	ck_assert_int_eq(ringo_ring_register_files(&ring, fds, 2), 0);
+	read_fixed_file(&ring, 0, 128);
+	/* An empty slot is a bad file. */
+	read_fixed_file(&ring, 1, -EBADF);
+
+	fd2 = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd2, 0);
+	fds[0] = fd2;
+	fds[1] = -1;
+	ck_assert_int_eq(ringo_ring_register_files_update(&ring, 0, fds, 2), 2);
+	/* The table holds its own reference: closing ours changes nothing. */
+	close(fd);
+	read_fixed_file(&ring, 0, 128);
+
+	/* A non-zero offset leaves slot 0 alone. */
+	fds[0] = -1;
+	fds[1] = -1;
+	ck_assert_int_eq(ringo_ring_register_files_update(&ring, 1, &fds[1], 1), 1);
+	read_fixed_file(&ring, 0, 128);
+
+	/* SKIP keeps slot 0 while slot 1 is written. */
+	fds[0] = RINGO_REGISTER_FILES_SKIP;
+	fds[1] = fd2;
+	ck_assert_int_eq(ringo_ring_register_files_update(&ring, 0, fds, 2), 2);
+	read_fixed_file(&ring, 0, 128);
+	read_fixed_file(&ring, 1, 128);
+
+	/* Both slots cleared: reads through them fail. */
+	fds[0] = -1;
+	fds[1] = -1;
+	ck_assert_int_eq(ringo_ring_register_files_update(&ring, 0, fds, 2), 2);
+	read_fixed_file(&ring, 0, -EBADF);
+	read_fixed_file(&ring, 1, -EBADF);
+
+	/* Past the end of the table. */
+	ck_assert_int_eq(ringo_ring_register_files_update(&ring, 2, fds, 1), -EINVAL);
+
+	ck_assert_int_eq(ringo_ring_unregister_files(&ring), 0);
+	/* Nothing registered any more. */
+	ck_assert_int_eq(ringo_ring_unregister_files(&ring), -ENXIO);
+	close(fd2);
+	ringo_ring_exit(&ring);
+}
+END_TEST
+
+/* ---- Setup arguments -------------------------------------------------- */
+
+START_TEST(test_bad_arguments)
+{
+	struct ringo_params p;
+	struct ringo_ring ring;
+	int fds[1] = { -1 };
+	int stdin_open = fcntl(0, F_GETFD) >= 0;
+
+	memset(&p, 0, sizeof(p));
+	ck_assert_int_eq(ringo_ring_init(NULL, 8, 0), -EINVAL);
+	ck_assert_int_eq(ringo_ring_init_params(NULL, 8, &p), -EINVAL);
+
+	memset(&ring, 0, sizeof(ring));
+	ck_assert_int_eq(ringo_ring_init(&ring, 0, 0), -EINVAL);
+	ck_assert_int_eq(ringo_ring_init(&ring, 3, 0), -EINVAL);
+	ck_assert_int_eq(ringo_ring_init(&ring, 65536, 0), -EINVAL);
+	ck_assert_int_eq(ringo_ring_init(&ring, 8, RINGO_SETUP_SQE128), -EINVAL);
+	ck_assert_int_eq(ringo_ring_init(&ring, 8, RINGO_SETUP_CQE32), -EINVAL);
+	memset(&p, 0, sizeof(p));
+	p.flags = RINGO_SETUP_SQE128;
+	ck_assert_int_eq(ringo_ring_init_params(&ring, 8, &p), -EINVAL);
+	memset(&p, 0, sizeof(p));
+	p.flags = RINGO_SETUP_CQE32;
+	ck_assert_int_eq(ringo_ring_init_params(&ring, 8, &p), -EINVAL);
+
+	/* Exit after a failed init touches nothing (not fd 0 of a zeroed ring). */
+	ringo_ring_exit(&ring);
+	ringo_ring_exit(&ring);
+	if (stdin_open)
+		ck_assert_int_ge(fcntl(0, F_GETFD), 0);
+
+	TEST_RING_INIT(&ring, 8, 0);
+	ck_assert_int_eq(ringo_ring_register_files(&ring, NULL, 0), -EINVAL);
+	ck_assert_int_eq(ringo_ring_register_files(&ring, fds, 0), -EINVAL);
+	ringo_ring_exit(&ring);
+	ck_assert_int_eq(ring.fd, -1);
+	ringo_ring_exit(&ring);
+	ck_assert_int_eq(ring.fd, -1);
+	if (stdin_open)
+		ck_assert_int_ge(fcntl(0, F_GETFD), 0);
+}
+END_TEST
+
+START_TEST(test_sq_full)
+{
+	struct ringo_ring ring;
+	struct ringo_cqe cqes[8];
+	unsigned i;
+	int ret;
+
+	TEST_RING_INIT(&ring, 8, 0);
+
+	for (i = 0; i < 8; i++) {
+		ck_assert_uint_eq(ringo_ring_sq_space_left(&ring), 8 - i);
+		queue_nop(&ring, i);
+	}
+	ck_assert_ptr_null(ringo_ring_get_sqe(&ring));
+	ck_assert_uint_eq(ringo_ring_sq_space_left(&ring), 0);
+	ck_assert_uint_eq(ringo_ring_sq_ready(&ring), 8);
+
+	ck_assert_int_eq(ringo_ring_submit(&ring), 8);
+	ck_assert_uint_eq(ringo_ring_sq_space_left(&ring), 8);
+	queue_nop(&ring, 8);
+
+	ret = ringo_ring_copy_cqes(&ring, cqes, 8, 8);
+	ck_assert_int_eq(ret, 8);
+	for (i = 0; i < 8; i++)
+		assert_cqe(&cqes[i], i, 0, 0);
+
+	ck_assert_int_eq(ringo_ring_submit(&ring), 1);
+	cqes[0] = test_wait_one(&ring);
+	assert_cqe(&cqes[0], 8, 0, 0);
+
+	ringo_ring_exit(&ring);
+}
+END_TEST
+
+START_TEST(test_features)
+{
+	struct ringo_ring ring;
+	unsigned feat;
+
+	TEST_RING_INIT(&ring, 4, 0);
+	feat = ringo_ring_features(&ring);
+	ck_assert_uint_eq(feat, ring.features);
+	ck_assert_msg(feat & RINGO_FEAT_SINGLE_MMAP, "features %#x lack SINGLE_MMAP", feat);
+	ck_assert_msg(feat & RINGO_FEAT_NODROP, "features %#x lack NODROP", feat);
+	ck_assert_uint_eq(ringo_ring_features(NULL), 0);
+	ringo_ring_exit(&ring);
+}
+END_TEST
+
+START_TEST(test_cqsize)
+{
+	struct ringo_params p;
+	struct ringo_ring ring;
+	struct ringo_cqe cqe;
+	int ret;
+
+	memset(&p, 0, sizeof(p));
+	p.flags = RINGO_SETUP_CQSIZE;
+	p.cq_entries = 64;
+	ret = ringo_ring_init_params(&ring, 4, &p);
+	if (ret == -ENOSYS || ret == -EPERM)
+		TEST_SKIP("io_uring unavailable: %s", ringo_setup_strerror(ret));
+	ck_assert_int_eq(ret, 0);
+	ck_assert_uint_eq(p.sq_entries, 4);
+	ck_assert_uint_eq(p.cq_entries, 64);
+	ck_assert_uint_eq(ring.sq.ring_entries, 4);
+	ck_assert_uint_eq(ring.cq.ring_entries, 64);
+	ck_assert_uint_eq(ring.cq.ring_mask, 63);
+	ck_assert_uint_ne(ring.flags & RINGO_SETUP_CQSIZE, 0);
+	queue_nop(&ring, 42);
+	cqe = test_submit_wait_one(&ring);
+	assert_cqe(&cqe, 42, 0, 0);
+	ringo_ring_exit(&ring);
+
+	/* The kernel wants a CQ at least as large as the SQ. */
+	memset(&p, 0, sizeof(p));
+	p.flags = RINGO_SETUP_CQSIZE;
+	p.cq_entries = 2;
+	ck_assert_int_eq(ringo_ring_init_params(&ring, 4, &p), -EINVAL);
+	memset(&p, 0, sizeof(p));
+	p.flags = RINGO_SETUP_CQSIZE;
+	p.cq_entries = 0;
+	ck_assert_int_eq(ringo_ring_init_params(&ring, 4, &p), -EINVAL);
+	ringo_ring_exit(&ring);
+}
+END_TEST
+
+START_TEST(test_clamp)
+{
+	struct ringo_ring ring;
+	struct ringo_cqe cqe;
+
+	TEST_RING_INIT(&ring, 65536, RINGO_SETUP_CLAMP);
+	ck_assert_uint_eq(ring.sq.ring_entries, RINGO_RING_MAX_ENTRIES);
+	ck_assert_uint_eq(ring.cq.ring_entries, 2 * RINGO_RING_MAX_ENTRIES);
+	queue_nop(&ring, 7);
+	cqe = test_submit_wait_one(&ring);
+	assert_cqe(&cqe, 7, 0, 0);
+	ringo_ring_exit(&ring);
+}
+END_TEST
+
+START_TEST(test_defer_taskrun)
+{
+	const struct ringo_timespec ts = { .tv_sec = 0, .tv_nsec = 1000000 };
+	struct ringo_ring ring;
+	struct ringo_cqe cqe;
+
+	TEST_RING_INIT(&ring, 8, RINGO_SETUP_SINGLE_ISSUER | RINGO_SETUP_DEFER_TASKRUN);
+	ck_assert_uint_eq(ring.flags & RINGO_SETUP_DEFER_TASKRUN, RINGO_SETUP_DEFER_TASKRUN);
+
+	queue_nop(&ring, 1);
+	cqe = test_submit_wait_one(&ring);
+	assert_cqe(&cqe, 1, 0, 0);
+
+	/*
+	 * A timeout completes through task work, which DEFER_TASKRUN runs
+	 * only when this task enters the kernel for events: without that the
+	 * CQE never shows up, however long we sleep.
+	 */
+	queue_timeout(&ring, &ts, 2);
+	ck_assert_int_eq(ringo_ring_submit(&ring), 1);
+	usleep(20000);
+	ck_assert_uint_eq(ringo_ring_cq_ready(&ring), 0);
+	cqe = test_wait_one(&ring);
+	assert_cqe(&cqe, 2, -ETIME, 0);
+
+	ringo_ring_exit(&ring);
+}
+END_TEST
+
+START_TEST(test_coop_taskrun)
+{
+	const struct ringo_timespec ts = { .tv_sec = 0, .tv_nsec = 1000000 };
+	struct ringo_ring ring;
+	struct ringo_cqe cqe;
+
+	TEST_RING_INIT(&ring, 8, RINGO_SETUP_COOP_TASKRUN | RINGO_SETUP_TASKRUN_FLAG);
+	queue_nop(&ring, 1);
+	cqe = test_submit_wait_one(&ring);
+	assert_cqe(&cqe, 1, 0, 0);
+	queue_timeout(&ring, &ts, 2);
+	cqe = test_submit_wait_one(&ring);
+	assert_cqe(&cqe, 2, -ETIME, 0);
+	ringo_ring_exit(&ring);
+}
+END_TEST
+
+START_TEST(test_sqpoll)
+{
+	struct ringo_params p;
+	struct ringo_ring ring;
+	struct ringo_cqe cqe;
+	int ret, round;
+
+	memset(&p, 0, sizeof(p));
+	p.flags = RINGO_SETUP_SQPOLL;
+	p.sq_thread_idle = 10;	/* ms */
+	ret = ringo_ring_init_params(&ring, 8, &p);
+	if (ret == -EPERM || ret == -ENOSYS)
+		TEST_SKIP("SQPOLL ring refused: %s", ringo_setup_strerror(ret));
+	ck_assert_msg(ret == 0, "SQPOLL init: %s", ringo_err_name(ret));
+	ck_assert_uint_ne(ring.flags & RINGO_SETUP_SQPOLL, 0);
+
+	for (round = 0; round < 3; round++) {
+		if (round > 0) {
+			/* Idle well past sq_thread_idle: the thread sleeps and
+			 * the next submit has to wake it. */
+			usleep(100000);
+			ck_assert(ringo_ring_sq_need_wakeup(&ring));
+		}
+		queue_nop(&ring, 0x5000 + (unsigned)round);
+		ret = ringo_ring_submit(&ring);
+		ck_assert_msg(ret == 1, "submit: %d (%s)", ret, ringo_err_name(ret));
+		cqe = test_wait_one(&ring);
+		assert_cqe(&cqe, 0x5000 + (unsigned)round, 0, 0);
+	}
+	ringo_ring_exit(&ring);
+}
+END_TEST
+
+START_TEST(test_attach_wq)
+{
+	struct ringo_ring first, second;
+	struct ringo_params p;
+	struct ringo_sqe *sqe;
+	struct ringo_cqe cqe;
+	int ret, nullfd;
+
+	TEST_RING_INIT(&first, 4, 0);
+
+	memset(&p, 0, sizeof(p));
+	p.flags = RINGO_SETUP_ATTACH_WQ;
+	p.wq_fd = (uint32_t)first.fd;
+	ret = ringo_ring_init_params(&second, 4, &p);
+	ck_assert_msg(ret == 0, "ATTACH_WQ init: %s", ringo_err_name(ret));
+
+	/* Forced async, so the op really runs on the shared io-wq. */
+	sqe = get_sqe(&second);
+	ringo_prep_nop(sqe);
+	ringo_sqe_set_data64(sqe, 0xabc);
+	ringo_sqe_set_flags(sqe, RINGO_SQE_ASYNC);
+	cqe = test_submit_wait_one(&second);
+	assert_cqe(&cqe, 0xabc, 0, 0);
+
+	queue_nop(&first, 0xdef);
+	cqe = test_submit_wait_one(&first);
+	assert_cqe(&cqe, 0xdef, 0, 0);
+	ringo_ring_exit(&second);
+
+	/* wq_fd must be an io_uring fd. */
+	nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(nullfd, 0);
+	memset(&p, 0, sizeof(p));
+	p.flags = RINGO_SETUP_ATTACH_WQ;
+	p.wq_fd = (uint32_t)nullfd;
+	ck_assert_int_eq(ringo_ring_init_params(&second, 4, &p), -EINVAL);
+	ringo_ring_exit(&second);
+	close(nullfd);
+
+	ringo_ring_exit(&first);
+}
+END_TEST
+
+START_TEST(test_probe)
+{
+	struct ringo_probe probe;
+	struct ringo_ring ring;
+
+	TEST_RING_INIT(&ring, 4, 0);
+	memset(&probe, 0xff, sizeof(probe));
+	ck_assert_int_eq(ringo_ring_probe(&ring, &probe), 0);
+	ck_assert_uint_gt(probe.ops_len, 0);
+	ck_assert_uint_lt(probe.last_op, 255);
+	ck_assert_int_eq(ringo_probe_has_op(&probe, RINGO_OP_NOP), 1);
+	ck_assert_int_eq(ringo_probe_has_op(&probe, RINGO_OP_READ), 1);
+	ck_assert_int_eq(ringo_probe_has_op(&probe, 255), 0);
+	ck_assert_int_eq(ringo_probe_has_op(&probe, 1000), 0);
+	ck_assert_int_eq(ringo_probe_has_op(NULL, RINGO_OP_NOP), 0);
+	ck_assert_int_eq(ringo_ring_op_supported(&ring, RINGO_OP_NOP), 1);
+	ck_assert_int_eq(ringo_ring_op_supported(&ring, 255), 0);
+	ringo_ring_exit(&ring);
+}
+END_TEST
+
+static uint64_t eventfd_value(int efd)
+{
+	uint64_t v = 0;
+	ssize_t n = read(efd, &v, sizeof(v));
+
+	if (n < 0) {
+		ck_assert_int_eq(errno, EAGAIN);
+		return 0;
+	}
+	ck_assert_int_eq(n, sizeof(v));
+	return v;
+}
+
+START_TEST(test_eventfd)
+{
+	struct ringo_ring ring;
+	struct ringo_cqe cqe;
+	int efd;
+
+	TEST_RING_INIT(&ring, 4, 0);
+	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ck_assert_int_ge(efd, 0);
+
+	ck_assert_int_eq(ringo_ring_unregister_eventfd(&ring), -ENXIO);
+	ck_assert_int_eq(ringo_ring_register_eventfd(&ring, efd), 0);
+	ck_assert_int_eq(ringo_ring_register_eventfd(&ring, efd), -EBUSY);
+
+	queue_nop(&ring, 1);
+	cqe = test_submit_wait_one(&ring);
+	assert_cqe(&cqe, 1, 0, 0);
+	ck_assert_uint_ge(eventfd_value(efd), 1);
+
+	ck_assert_int_eq(ringo_ring_unregister_eventfd(&ring), 0);
+	queue_nop(&ring, 2);
+	cqe = test_submit_wait_one(&ring);
+	assert_cqe(&cqe, 2, 0, 0);
+	ck_assert_uint_eq(eventfd_value(efd), 0);
+
+	/* The async variant stays quiet for a completion done inline. */
+	ck_assert_int_eq(ringo_ring_register_eventfd_async(&ring, efd), 0);
+	queue_nop(&ring, 3);
+	cqe = test_submit_wait_one(&ring);
+	assert_cqe(&cqe, 3, 0, 0);
+	ck_assert_uint_eq(eventfd_value(efd), 0);
+	ck_assert_int_eq(ringo_ring_unregister_eventfd(&ring), 0);
+
+	close(efd);
+	ringo_ring_exit(&ring);
+}
+END_TEST
+
+/* ---- Waiting ---------------------------------------------------------- */
+
+START_TEST(test_submit_and_wait_timeout)
+{
+	const struct ringo_timespec ts = { .tv_sec = 0, .tv_nsec = 10 * 1000000 };
+	struct ringo_ring ring;
+	struct ringo_cqe cqe;
+	int64_t started, elapsed;
+	int ret;
+
+	TEST_RING_INIT(&ring, 4, 0);
+	if (!(ringo_ring_features(&ring) & RINGO_FEAT_EXT_ARG)) {
+		ringo_ring_exit(&ring);
+		TEST_SKIP("kernel lacks RINGO_FEAT_EXT_ARG");
+	}
+
+	started = now_ns();
+	ret = ringo_ring_submit_and_wait_timeout(&ring, 1, &ts, NULL);
+	elapsed = now_ns() - started;
+	ck_assert_msg(ret == -ETIME, "ret %d (%s)", ret, ringo_err_name(ret));
+	ck_assert_msg(elapsed >= 9 * 1000000, "waited only %lld ns", (long long)elapsed);
+	ck_assert_msg(elapsed < 2000LL * 1000000, "waited %lld ns", (long long)elapsed);
+
+	/* With work queued it submits and returns the count. */
+	queue_nop(&ring, 9);
+	ret = ringo_ring_submit_and_wait_timeout(&ring, 1, &ts, NULL);
+	ck_assert_msg(ret == 1, "ret %d (%s)", ret, ringo_err_name(ret));
+	ck_assert_uint_eq(ringo_ring_cq_ready(&ring), 1);
+	cqe = test_wait_one(&ring);
+	assert_cqe(&cqe, 9, 0, 0);
+
+	ringo_ring_exit(&ring);
+}
+END_TEST
+
+START_TEST(test_wait_cqe_timeout)
+{
+	const struct ringo_timespec ts = { .tv_sec = 0, .tv_nsec = 10 * 1000000 };
+	struct ringo_ring ring;
+	struct ringo_cqe *cqe;
+	int64_t started, elapsed;
+	int ret;
+
+	TEST_RING_INIT(&ring, 4, 0);
+	if (!(ringo_ring_features(&ring) & RINGO_FEAT_EXT_ARG)) {
+		ringo_ring_exit(&ring);
+		TEST_SKIP("kernel lacks RINGO_FEAT_EXT_ARG");
+	}
+
+	started = now_ns();
+	ret = ringo_ring_wait_cqe_timeout(&ring, &cqe, &ts);
+	elapsed = now_ns() - started;
+	ck_assert_msg(ret == -ETIME, "ret %d (%s)", ret, ringo_err_name(ret));
+	ck_assert_msg(elapsed >= 9 * 1000000, "waited only %lld ns", (long long)elapsed);
+	ck_assert_msg(elapsed < 2000LL * 1000000, "waited %lld ns", (long long)elapsed);
+
+	queue_nop(&ring, 11);
+	ck_assert_int_eq(ringo_ring_submit(&ring), 1);
+	ret = ringo_ring_wait_cqe_timeout(&ring, &cqe, &ts);
+	ck_assert_int_eq(ret, 0);
+	assert_cqe(cqe, 11, 0, 0);
+	ringo_ring_cqe_seen(&ring, cqe);
+	ck_assert_uint_eq(ringo_ring_cq_ready(&ring), 0);
+
+	ringo_ring_exit(&ring);
+}
+END_TEST
+
+START_TEST(test_peek_cqe)
+{
+	struct ringo_ring ring;
+	struct ringo_cqe *cqe = (struct ringo_cqe *)&ring;
+
+	TEST_RING_INIT(&ring, 4, 0);
+	ck_assert_int_eq(ringo_ring_peek_cqe(&ring, &cqe), -EAGAIN);
+	ck_assert_ptr_null(cqe);
+
+	queue_nop(&ring, 21);
+	ck_assert_int_eq(ringo_ring_submit(&ring), 1);
+	ck_assert_int_eq(ringo_ring_wait_cqe(&ring, &cqe), 0);
+	ck_assert_int_eq(ringo_ring_peek_cqe(&ring, &cqe), 0);
+	assert_cqe(cqe, 21, 0, 0);
+	/* Peeking does not retire. */
+	ck_assert_int_eq(ringo_ring_peek_cqe(&ring, &cqe), 0);
+	ck_assert_uint_eq(cqe->user_data, 21);
+	ringo_ring_cqe_seen(&ring, cqe);
+	ck_assert_int_eq(ringo_ring_peek_cqe(&ring, &cqe), -EAGAIN);
+	ck_assert_ptr_null(cqe);
+
+	ringo_ring_exit(&ring);
+}
+END_TEST
+
+/* ---- Completion queue ------------------------------------------------- */
+
+START_TEST(test_cq_overflow)
+{
+	enum { TOTAL = 32 };
+	struct ringo_cqe cqes[TOTAL];
+	struct ringo_params p;
+	struct ringo_ring ring;
+	int seen[TOTAL] = { 0 };
+	unsigned i, got, tries;
+	int ret;
+
+	memset(&p, 0, sizeof(p));
+	p.flags = RINGO_SETUP_CQSIZE;
+	p.cq_entries = 8;
+	ret = ringo_ring_init_params(&ring, 4, &p);
+	if (ret == -ENOSYS || ret == -EPERM)
+		TEST_SKIP("io_uring unavailable: %s", ringo_setup_strerror(ret));
+	ck_assert_int_eq(ret, 0);
+	ck_assert_uint_eq(ring.cq.ring_entries, 8);
+	ck_assert_msg(ring.features & RINGO_FEAT_NODROP, "no NODROP");
+
+	/* 32 completions into 8 slots, never reaping. */
+	for (i = 0; i < TOTAL; i += 4) {
+		unsigned j;
+
+		for (j = 0; j < 4; j++)
+			queue_nop(&ring, i + j);
+		ret = ringo_ring_submit(&ring);
+		ck_assert_msg(ret == 4, "batch %u: submit %d (%s)", i / 4, ret,
+			      ringo_err_name(ret));
+	}
+	ck_assert_uint_eq(ringo_ring_cq_ready(&ring), 8);
+	ck_assert(ringo_ring_cq_overflow(&ring));
+
+	/* copy_cqes flushes the overflow list as the CQ drains. */
+	for (got = 0, tries = 0; got < TOTAL && tries < 100; tries++) {
+		ret = ringo_ring_copy_cqes(&ring, cqes, TOTAL, 0);
+		ck_assert_msg(ret >= 0, "copy_cqes: %s", ringo_err_name(ret));
+		for (i = 0; i < (unsigned)ret; i++) {
+			ck_assert_uint_lt(cqes[i].user_data, TOTAL);
+			ck_assert_int_eq(cqes[i].res, 0);
+			ck_assert_uint_eq(cqes[i].flags, 0);
+			seen[cqes[i].user_data]++;
+		}
+		got += (unsigned)ret;
+	}
+	ck_assert_uint_eq(got, TOTAL);
+	for (i = 0; i < TOTAL; i++)
+		ck_assert_msg(seen[i] == 1, "user_data %u seen %d times", i, seen[i]);
+	ck_assert(!ringo_ring_cq_overflow(&ring));
+	ck_assert_uint_eq(ringo_ring_cq_ready(&ring), 0);
+	/* The counter the kernel bumps for CQEs it had to drop. */
+	ck_assert_uint_eq(*ring.cq.koverflow, 0);
+	ck_assert_int_eq(ringo_ring_copy_cqes(&ring, cqes, TOTAL, 0), 0);
+
+	ringo_ring_exit(&ring);
+}
+END_TEST
+
+START_TEST(test_for_each_cqe)
+{
+	struct ringo_ring ring;
+	struct ringo_cqe *cqe;
+	unsigned head, n = 0;
+	int i;
+
+	TEST_RING_INIT(&ring, 8, 0);
+	for (i = 0; i < 5; i++)
+		queue_nop(&ring, 100 + (unsigned)i);
+	ck_assert_int_eq(ringo_ring_submit_and_wait(&ring, 5), 5);
+	ck_assert_uint_eq(ringo_ring_cq_ready(&ring), 5);
+
+	ringo_ring_for_each_cqe(&ring, head, cqe) {
+		assert_cqe(cqe, 100 + n, 0, 0);
+		n++;
+	}
+	ck_assert_uint_eq(n, 5);
+	/* Walking retires nothing. */
+	ck_assert_uint_eq(ringo_ring_cq_ready(&ring), 5);
+	ringo_ring_cq_advance(&ring, n);
+	ck_assert_uint_eq(ringo_ring_cq_ready(&ring), 0);
+	ck_assert_uint_eq(*ring.cq.khead, 5);
+
+	n = 0;
+	ringo_ring_for_each_cqe(&ring, head, cqe)
+		n++;
+	ck_assert_uint_eq(n, 0);
+	ringo_ring_cq_advance(&ring, 0);
+	ck_assert_uint_eq(*ring.cq.khead, 5);
+
+	ringo_ring_exit(&ring);
+}
+END_TEST
+
+/* ---- Error text ------------------------------------------------------- */
+
+START_TEST(test_error_strings)
+{
+	ck_assert_str_eq(ringo_err_name(-ENOENT), "ENOENT");
+	ck_assert_str_eq(ringo_err_name(-EPERM), "EPERM");
+	ck_assert_str_eq(ringo_err_name(-ENOSYS), "ENOSYS");
+	ck_assert_str_eq(ringo_err_name(RINGO_EOF), "RINGO_EOF");
+	ck_assert_str_eq(ringo_err_name(-99999), "UNKNOWN");
+
+	ck_assert_str_eq(ringo_strerror(-ENOENT), strerror(ENOENT));
+	ck_assert_str_eq(ringo_strerror(-EPERM), strerror(EPERM));
+	ck_assert_str_eq(ringo_strerror(-ENOSYS), strerror(ENOSYS));
+	ck_assert_str_eq(ringo_strerror(RINGO_EOF), "end of file");
+	ck_assert_ptr_nonnull(ringo_strerror(-99999));
+	ck_assert_ptr_nonnull(ringo_strerror(12345));
+
+	/* Setup failures get an explanation; other errors their usual text. */
+	ck_assert_ptr_nonnull(strstr(ringo_setup_strerror(-ENOSYS), "io_uring"));
+	ck_assert_ptr_nonnull(strstr(ringo_setup_strerror(-EPERM), "seccomp"));
+	ck_assert_ptr_nonnull(strstr(ringo_setup_strerror(-EPERM), "io_uring_disabled"));
+	ck_assert_str_eq(ringo_setup_strerror(-ENOENT), ringo_strerror(-ENOENT));
+	ck_assert_str_eq(ringo_setup_strerror(RINGO_EOF), ringo_strerror(RINGO_EOF));
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("ring");
+	TCase *core = tcase_create("core");
+	TCase *setup = tcase_create("setup");
+	TCase *cq = tcase_create("completion");
+
+	tcase_set_timeout(core, 30);
+	tcase_add_test(core, test_structs_offsets_entries);
+	tcase_add_test(core, test_nop);
+	tcase_add_test(core, test_timeout_relative);
+	tcase_add_test(core, test_timeout_completions);
+	tcase_add_test(core, test_timeout_remove);
+	tcase_add_test(core, test_copy_cqes_wrapping);
+	tcase_add_test(core, test_register_files_update);
+	tcase_add_test(core, test_sq_full);
+	tcase_add_test(core, test_error_strings);
+	suite_add_tcase(s, core);
+
+	tcase_set_timeout(setup, 30);
+	tcase_add_test(setup, test_bad_arguments);
+	tcase_add_test(setup, test_features);
+	tcase_add_test(setup, test_cqsize);
+	tcase_add_test(setup, test_clamp);
+	tcase_add_test(setup, test_defer_taskrun);
+	tcase_add_test(setup, test_coop_taskrun);
+	tcase_add_test(setup, test_sqpoll);
+	tcase_add_test(setup, test_attach_wq);
+	tcase_add_test(setup, test_probe);
+	tcase_add_test(setup, test_eventfd);
+	suite_add_tcase(s, setup);
+
+	tcase_set_timeout(cq, 30);
+	tcase_add_test(cq, test_submit_and_wait_timeout);
+	tcase_add_test(cq, test_wait_cqe_timeout);
+	tcase_add_test(cq, test_peek_cqe);
+	tcase_add_test(cq, test_cq_overflow);
+	tcase_add_test(cq, test_for_each_cqe);
+	suite_add_tcase(s, cq);
+
+	return s;
+}
+
+int main(void)
+{
+	return test_main(suite());
+}
