@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #define BENCH_NSEC_PER_SEC 1000000000ULL
@@ -253,5 +254,113 @@ struct bench_nop_result {
  * not be set up (-EINVAL: flags the kernel refuses) or a submit failed.
  */
 int bench_nop_liburing(const struct bench_nop_cfg *cfg, struct bench_nop_result *res);
+
+/* ---- NOPs through an event loop (bench/nop_loop.c) ---------------------- */
+
+/*
+ * A loop-style NOP run: `inflight` NOPs are kept in flight, each completion
+ * resubmits its own op until the deadline, then the rest drain. The clock is
+ * read once every BENCH_LOOP_CLOCK_EVERY completions on both sides, so the
+ * stopping rule costs the same everywhere.
+ */
+#define BENCH_LOOP_CLOCK_EVERY 64
+
+struct bench_loop_cfg {
+	unsigned entries;	/* SQ size */
+	unsigned cq_entries;	/* CQ size (set with IORING_SETUP_CQSIZE) */
+	unsigned flags;		/* further IORING_SETUP_* flags */
+	unsigned inflight;	/* NOPs kept in flight, <= entries */
+	uint64_t warmup_ns;	/* untimed part on the fresh ring */
+	uint64_t duration_ns;	/* timed part */
+};
+
+struct bench_loop_result {
+	double ops_per_sec;
+	uint64_t ops;		/* completions in the timed part */
+	uint64_t errors;	/* res != 0, unknown user_data, count mismatch */
+};
+
+/* The stopping rule both sides share: true once the deadline has passed,
+ * checked every BENCH_LOOP_CLOCK_EVERY completions (done counts them). */
+static inline bool bench_loop_expired(uint64_t done, uint64_t deadline)
+{
+	return done % BENCH_LOOP_CLOCK_EVERY == 0 && bench_now_ns() >= deadline;
+}
+
+/*
+ * The loop-style NOP workload written directly on liburing
+ * (bench/peers/nop_loop_liburing.c, built with HAVE_LIBURING). Returns 0
+ * with *res filled, or -errno when the ring could not be set up or a submit
+ * failed.
+ */
+int bench_nop_loop_liburing(const struct bench_loop_cfg *cfg, struct bench_loop_result *res);
+
+/* ---- A million timers (bench/timers.c) ---------------------------------- */
+
+/*
+ * libuv's million_timers shape: `count` one-shot timers, timer i due in
+ * bench_timers_timeout(cfg, i) ms, all started before the loop runs; every
+ * callback counts; then every handle is closed and the loop run again so
+ * the close callbacks (counted too) run. Each library runs it in a process
+ * of its own (see bench/timers.c), so CPU and peak RSS are per library.
+ */
+#define BENCH_TIMERS_COUNT 1000000
+#define BENCH_TIMERS_SPREAD_MS 1000
+
+struct bench_timers_cfg {
+	unsigned count;		/* timers */
+	unsigned spread_ms;	/* distinct deadlines: 0 .. spread_ms - 1 ms */
+	unsigned monotone;	/* 0: i % spread (interleaved); 1: ascending blocks */
+};
+
+struct bench_timers_result {
+	double start_s;		/* CPU s (user+sys) of the init+start loop */
+	double cpu_s;		/* CPU s of start + run + close + run again */
+	double run_s;		/* CPU s of the first run (all timers firing) */
+	double wall_s;		/* wall s of the same */
+	uint64_t fired;		/* timer callbacks */
+	uint64_t closed;	/* close callbacks (libev: stops, it has no close) */
+	size_t handle_size;	/* sizeof the library's timer handle */
+	uint64_t iterations;	/* loop iterations, when the library tells; else 0 */
+};
+
+/* Timer i's timeout in ms. Interleaved: neighbours differ, as in the issue's
+ * i % 1000; monotone: libuv's original order (each block of count/spread
+ * timers shares one deadline, blocks ascending). */
+static inline uint64_t bench_timers_timeout(const struct bench_timers_cfg *cfg, unsigned i)
+{
+	if (cfg->monotone)
+		return (uint64_t)i * cfg->spread_ms / cfg->count;
+	return i % cfg->spread_ms;
+}
+
+/* User + system CPU seconds of this process so far (getrusage). */
+static inline double bench_cpu_s(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		return 0;
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* Peak resident set of this process so far, in KiB (ru_maxrss). */
+static inline long bench_max_rss_kb(void)
+{
+	struct rusage ru;
+
+	return getrusage(RUSAGE_SELF, &ru) ? 0 : ru.ru_maxrss;
+}
+
+/*
+ * The timers workload through libuv (bench/peers/timers_libuv.c, with
+ * HAVE_LIBUV) and libev (bench/peers/timers_libev.c, with HAVE_LIBEV).
+ * Return 0 with *res filled (fired/closed are for the caller to check), or
+ * a negative error when the loop could not be set up or a start failed;
+ * after a failure the process must exit (handles may still be registered).
+ */
+int bench_timers_libuv(const struct bench_timers_cfg *cfg, struct bench_timers_result *res);
+int bench_timers_libev(const struct bench_timers_cfg *cfg, struct bench_timers_result *res);
 
 #endif

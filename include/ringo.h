@@ -44,6 +44,335 @@ RINGO_EXTERN const char *ringo_err_name(int err);
 /* Why io_uring setup failed with `err`, in words a user can act on. */
 RINGO_EXTERN const char *ringo_setup_strerror(int err);
 
+/* ======================================================================
+ * The loop
+ * ====================================================================== */
+
+typedef struct ringo_loop ringo_loop_t;
+typedef struct ringo_handle ringo_handle_t;
+typedef struct ringo_req ringo_req_t;
+typedef struct ringo_raw ringo_raw_t;
+typedef struct ringo_async ringo_async_t;
+typedef struct ringo_work ringo_work_t;
+typedef struct ringo_timer ringo_timer_t;
+
+/* Intrusive doubly-linked list node; embedded in handles and requests. */
+struct ringo_queue {
+	struct ringo_queue *next;
+	struct ringo_queue *prev;
+};
+
+typedef enum {
+	RINGO_RUN_DEFAULT = 0,	/* until nothing is alive or ringo_stop() */
+	RINGO_RUN_ONCE,		/* one iteration; waits for work if any is alive */
+	RINGO_RUN_NOWAIT	/* one iteration; never waits */
+} ringo_run_mode;
+
+/* ringo_loop_opts.flags: opt-ins and switches that force the older paths
+ * (so tests cover them on a new kernel). */
+#define RINGO_LOOP_SQPOLL		(1U << 0)	/* kernel SQ polling thread */
+#define RINGO_LOOP_NO_DEFER_TASKRUN	(1U << 1)	/* no SINGLE_ISSUER+DEFER_TASKRUN */
+#define RINGO_LOOP_NO_MULTISHOT		(1U << 2)	/* single-shot accept/recv only */
+#define RINGO_LOOP_NO_BUF_RING		(1U << 3)	/* no provided-buffer rings */
+#define RINGO_LOOP_NO_EXT_ARG		(1U << 4)	/* timed waits via a timeout SQE */
+
+struct ringo_loop_opts {
+	unsigned entries;	  /* SQ entries, a power of two; 0 = 256 */
+	unsigned cq_entries;	  /* CQ entries, >= entries (the kernel rounds up to a
+				     power of two); 0 = 4 * entries */
+	unsigned flags;		  /* RINGO_LOOP_* */
+	unsigned sqpoll_idle_ms;  /* with RINGO_LOOP_SQPOLL; 0 = 1000 */
+	unsigned threadpool_size; /* work pool threads; 0 = $RINGO_THREADPOOL_SIZE or 4 */
+};
+
+struct ringo_loop_metrics {
+	uint64_t iterations;	/* loop iterations */
+	uint64_t submitted;	/* SQEs handed to the kernel */
+	uint64_t completions;	/* CQEs dispatched to a record */
+	uint64_t stale_cqes;	/* CQEs whose id had no record: dropped */
+	uint64_t sq_full_waits;	/* ops that waited for SQ room */
+	uint64_t cq_overflows;	/* times the kernel reported CQ overflow */
+	uint64_t wait_ns;	/* time spent blocked in io_uring_enter */
+};
+
+/* Large enough for the loop's private state; checked at build time. */
+#define RINGO_LOOP_PRIVATE_WORDS 96
+
+struct ringo_loop {
+	void *data; /* public: yours */
+	/* private */
+	uint64_t private_[RINGO_LOOP_PRIVATE_WORDS];
+};
+
+/* Defaults for every option. */
+RINGO_EXTERN void ringo_loop_opts_init(struct ringo_loop_opts *opts);
+
+/*
+ * Set up a loop and its ring (opts may be NULL for defaults). Returns 0,
+ * -EINVAL for a NULL loop or bad options, or the -errno of io_uring setup
+ * (ringo_setup_strerror() says what blocked it: -ENOSYS, -EPERM...).
+ */
+RINGO_EXTERN int ringo_loop_init(ringo_loop_t *loop, const struct ringo_loop_opts *opts);
+
+/*
+ * Release the loop. -EBUSY while handles are open or operations are in
+ * flight (close them and run the loop first), or when called from inside
+ * ringo_run; the loop is untouched then.
+ */
+RINGO_EXTERN int ringo_loop_close(ringo_loop_t *loop);
+
+/*
+ * Run the loop. Returns > 0 if something is still alive (after ringo_stop
+ * or in ONCE/NOWAIT mode), 0 if nothing is, -EINVAL for a bad loop or mode,
+ * -EBUSY when called from inside a callback of the same loop, or the -errno
+ * of a ring failure.
+ */
+RINGO_EXTERN int ringo_run(ringo_loop_t *loop, ringo_run_mode mode);
+
+/* Make ringo_run return after the current iteration. */
+RINGO_EXTERN void ringo_stop(ringo_loop_t *loop);
+
+/* 1 if active, referenced handles or requests remain, else 0. */
+RINGO_EXTERN int ringo_loop_alive(const ringo_loop_t *loop);
+
+/* Cached monotonic time in ms, updated once per iteration. */
+RINGO_EXTERN uint64_t ringo_now(const ringo_loop_t *loop);
+RINGO_EXTERN void ringo_update_time(ringo_loop_t *loop);
+
+/*
+ * An fd that becomes readable when completions wait, for embedding in a
+ * host poll/epoll loop: when it fires (or ringo_loop_timeout() passes), call
+ * ringo_run(loop, RINGO_RUN_NOWAIT). Operations started from outside a
+ * callback reach the kernel at the next ringo_run; a host calls it once
+ * after starting them. Returns the fd (owned by the loop) or -errno.
+ */
+RINGO_EXTERN int ringo_loop_fd(ringo_loop_t *loop);
+
+/*
+ * For a host loop: how long (ms) it may sleep before calling ringo_run
+ * again even if ringo_loop_fd() stays quiet, because a timer comes due;
+ * 0 when work is ready now, -1 when only the fd matters.
+ */
+RINGO_EXTERN int64_t ringo_loop_timeout(const ringo_loop_t *loop);
+
+/* Copy the loop's counters into *m. */
+RINGO_EXTERN int ringo_loop_metrics(const ringo_loop_t *loop, struct ringo_loop_metrics *m);
+
+/* The loop's ring, for ringo_ring_* queries (features, probe). Submitting
+ * on it directly bypasses the loop: use ringo_submit instead. */
+RINGO_EXTERN struct ringo_ring *ringo_loop_ring(ringo_loop_t *loop);
+
+/* ======================================================================
+ * Handles and requests
+ *
+ * Handles (long-lived: async, timers, sockets) and requests (one
+ * operation) are caller-owned memory. Fields marked private are the
+ * loop's. A handle's memory is the caller's again only in its close_cb.
+ * ====================================================================== */
+
+enum {
+	RINGO_HANDLE_UNKNOWN = 0,
+	RINGO_HANDLE_ASYNC,
+	RINGO_HANDLE_TIMER,
+	RINGO_HANDLE_TYPE_MAX
+};
+
+enum {
+	RINGO_REQ_UNKNOWN = 0,
+	RINGO_REQ_RAW,
+	RINGO_REQ_WORK,
+	RINGO_REQ_TYPE_MAX
+};
+
+typedef void (*ringo_close_cb)(ringo_handle_t *handle);
+
+#define RINGO_HANDLE_FIELDS                                                                    \
+	void *data;		  /* public: yours */                                          \
+	ringo_loop_t *loop;	  /* read-only */                                              \
+	ringo_close_cb close_cb;  /* private */                                                \
+	ringo_handle_t *next_closing; /* private: the loop's close queue */                    \
+	uint32_t inflight;	  /* private: ops awaiting their last CQE */                   \
+	uint8_t type;		  /* read-only: RINGO_HANDLE_* */                               \
+	uint8_t hflags;		  /* private */
+
+struct ringo_handle {
+	RINGO_HANDLE_FIELDS
+};
+
+#define RINGO_REQ_FIELDS                                                                       \
+	void *data;		  /* public: yours */                                          \
+	ringo_loop_t *loop;	  /* read-only */                                              \
+	int type;		  /* read-only: RINGO_REQ_* */                                  \
+	int pending_res;	  /* private: result of a deferred completion */               \
+	uint64_t op_id;		  /* private: id of the op in flight, 0 if none */             \
+	uint32_t heap_index;	  /* private: slot of its deadline in the timer heap */        \
+	uint32_t rflags;	  /* private */                                                \
+	struct ringo_queue pending_q; /* private: deferred callbacks */
+
+struct ringo_req {
+	RINGO_REQ_FIELDS
+};
+
+/*
+ * Close a handle: its operations are cancelled, and close_cb (may be NULL)
+ * runs from the loop after the last of their CQEs. -EINVAL for NULL or an
+ * uninitialised handle, -EALREADY if it is already closing.
+ */
+RINGO_EXTERN int ringo_close(ringo_handle_t *handle, ringo_close_cb close_cb);
+RINGO_EXTERN int ringo_is_closing(const ringo_handle_t *handle);
+RINGO_EXTERN int ringo_is_active(const ringo_handle_t *handle);
+
+/* An unreferenced handle does not keep ringo_run(DEFAULT) going. */
+RINGO_EXTERN void ringo_ref(ringo_handle_t *handle);
+RINGO_EXTERN void ringo_unref(ringo_handle_t *handle);
+RINGO_EXTERN int ringo_has_ref(const ringo_handle_t *handle);
+
+/*
+ * Cancel a request in flight. Its callback then runs once, with -ECANCELED
+ * (or with its real result if it completed first). Returns 0 when the
+ * cancellation is under way, -ENOENT if the request is not in flight
+ * (finished, or not started since its last completion), -EALREADY if it is
+ * already being cancelled, -EBUSY for work that already started, -EINVAL
+ * for NULL or a request that was never started on any loop.
+ */
+RINGO_EXTERN int ringo_cancel(ringo_req_t *req);
+
+/* ---- Raw operations: any io_uring op, with a callback ---------------- */
+
+/* Fill the SQE (its user_data belongs to the loop). Return 0, or -errno to
+ * refuse: the request then fails with that error and no callback. */
+typedef int (*ringo_prep_cb)(struct ringo_sqe *sqe, void *arg);
+/* res is cqe->res; cqe_flags tells RINGO_CQE_F_MORE (more CQEs follow) etc. */
+typedef void (*ringo_raw_cb)(ringo_raw_t *req, int res, unsigned cqe_flags);
+
+struct ringo_raw {
+	RINGO_REQ_FIELDS
+	ringo_raw_cb cb; /* read-only */
+};
+
+/*
+ * Submit an operation prepared by `prep` (called at once, with `arg`).
+ * `cb` runs once per CQE: once for ordinary ops, until a CQE without
+ * RINGO_CQE_F_MORE for multishot ones. Linking flags (RINGO_SQE_IO_LINK,
+ * RINGO_SQE_IO_HARDLINK) are refused with -EINVAL: a link would tie this op
+ * to whatever the loop submits next. Returns 0 or -errno (-EINVAL for NULL
+ * arguments, -EBUSY if `req` is still in flight, -ENOMEM).
+ */
+RINGO_EXTERN int ringo_submit(ringo_loop_t *loop, ringo_raw_t *req, ringo_prep_cb prep,
+			      void *arg, ringo_raw_cb cb);
+
+/* A no-op through the ring; cb gets res 0. */
+RINGO_EXTERN int ringo_nop(ringo_loop_t *loop, ringo_raw_t *req, ringo_raw_cb cb);
+
+/*
+ * As ringo_submit, with a deadline carried by the kernel: the SQE is linked
+ * (RINGO_SQE_IO_LINK) to a link_timeout of `timeout_ms`. If the op has not
+ * finished by then the kernel cancels it and cb gets -ETIMEDOUT. A
+ * -ECANCELED the op gets for any other reason than ringo_cancel() (which
+ * still reports -ECANCELED) is the deadline, and is reported as -ETIMEDOUT.
+ * An op that finishes first reports its own result; the deadline is gone.
+ */
+RINGO_EXTERN int ringo_submit_timeout(ringo_loop_t *loop, ringo_raw_t *req, ringo_prep_cb prep,
+				      void *arg, int64_t timeout_ms, ringo_raw_cb cb);
+
+/*
+ * Put a deadline on a request already in flight, `ms` from now (replacing
+ * one set before). When it passes, the request is cancelled and its
+ * callback gets -ETIMEDOUT instead of -ECANCELED. Works for any op,
+ * multishot ones included (it uses the loop's timers and ringo_cancel).
+ * Returns 0, -ENOENT if the request is not in flight, -EINVAL for NULL, a
+ * request never started on any loop, or a negative time.
+ */
+RINGO_EXTERN int ringo_deadline(ringo_req_t *req, int64_t ms);
+
+/* ---- Timers ----------------------------------------------------------- */
+
+typedef void (*ringo_timer_cb)(ringo_timer_t *timer);
+
+struct ringo_timer {
+	RINGO_HANDLE_FIELDS
+	ringo_timer_cb cb;	/* read-only */
+	uint64_t repeat;	/* read-only: ms, 0 = one-shot */
+	uint32_t heap_index;	/* private */
+};
+
+/* A stopped timer. No I/O; never fails for valid arguments. */
+RINGO_EXTERN int ringo_timer_init(ringo_loop_t *loop, ringo_timer_t *timer);
+
+/*
+ * Fire cb after `timeout_ms`, then every `repeat_ms` (0 = once). Starting
+ * an active timer restarts it. A timeout of 0 fires on the next loop
+ * iteration, never inside this call. Timers due at the same time fire in
+ * the order they were started.
+ *
+ * Repeats do not drift: each deadline is the previous deadline plus
+ * repeat_ms, not "when the callback ran" plus repeat_ms. A loop that fell
+ * behind by several periods fires once, then keeps the original phase
+ * (the next deadline is the first one still in the future): no burst.
+ *
+ * Returns 0, or -EINVAL for NULL arguments, negative times, or a closing
+ * handle; -ENOMEM if the timer heap could not grow.
+ */
+RINGO_EXTERN int ringo_timer_start(ringo_timer_t *timer, ringo_timer_cb cb, int64_t timeout_ms,
+				   int64_t repeat_ms);
+
+/* Stop the timer; stopping a stopped timer is fine. */
+RINGO_EXTERN int ringo_timer_stop(ringo_timer_t *timer);
+
+/* Restart a repeating timer with its repeat as the timeout (no-op when
+ * repeat is 0). -EINVAL if the timer was never started. */
+RINGO_EXTERN int ringo_timer_again(ringo_timer_t *timer);
+
+/* Change the repeat; takes effect at the next firing. */
+RINGO_EXTERN int ringo_timer_set_repeat(ringo_timer_t *timer, int64_t repeat_ms);
+RINGO_EXTERN uint64_t ringo_timer_get_repeat(const ringo_timer_t *timer);
+
+/* Ms until the timer fires; 0 when it is stopped or already due. */
+RINGO_EXTERN uint64_t ringo_timer_get_due_in(const ringo_timer_t *timer);
+
+/* ---- Cross-thread wake-up --------------------------------------------- */
+
+typedef void (*ringo_async_cb)(ringo_async_t *handle);
+
+struct ringo_async {
+	RINGO_HANDLE_FIELDS
+	ringo_async_cb cb;	   /* read-only */
+	int pending;		   /* private: set by senders */
+	struct ringo_queue async_q; /* private: the loop's async list */
+};
+
+/* An active handle whose cb runs on the loop thread after sends. */
+RINGO_EXTERN int ringo_async_init(ringo_loop_t *loop, ringo_async_t *handle, ringo_async_cb cb);
+
+/*
+ * Wake the loop to run handle->cb. Callable from any thread, and from
+ * signal handlers. Sends before the callback runs coalesce into one call.
+ * Returns 0, or -EINVAL for NULL / a closing handle.
+ */
+RINGO_EXTERN int ringo_async_send(ringo_async_t *handle);
+
+/* ---- Work pool: blocking work on threads ------------------------------ */
+
+typedef void (*ringo_work_cb)(ringo_work_t *req);
+typedef void (*ringo_after_work_cb)(ringo_work_t *req, int status);
+
+struct ringo_work {
+	RINGO_REQ_FIELDS
+	ringo_work_cb work_cb;		/* read-only */
+	ringo_after_work_cb after_cb;	/* read-only */
+	int wstate;			/* private */
+	struct ringo_queue work_q;	/* private */
+};
+
+/*
+ * Run work_cb on a pool thread, then after_cb on the loop thread with 0, or
+ * with -ECANCELED if ringo_cancel() caught it before it started. The queue
+ * is the caller's requests linked together: it holds as many as are queued,
+ * with no copy and no allocation.
+ */
+RINGO_EXTERN int ringo_work_queue(ringo_loop_t *loop, ringo_work_t *req, ringo_work_cb work_cb,
+				  ringo_after_work_cb after_cb);
+
 #ifdef __cplusplus
 }
 #endif

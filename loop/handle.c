@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Handle life cycle (init, active, ref, close) and the loop's deferred
+ * callbacks: close callbacks of handles whose last op finished, and
+ * completions of requests that ended without a CQE (work cancelled before
+ * it ran). Deferred callbacks never run inline from the call that caused
+ * them; they run from ringo_run.
+ */
+#include "loop_internal.h"
+
+/* Per handle type: what closing must undo (cancel ops, leave lists). */
+typedef void (*close_hook_fn)(ringo_handle_t *h);
+
+static const close_hook_fn close_hooks[RINGO_HANDLE_TYPE_MAX] = {
+	[RINGO_HANDLE_ASYNC] = ringo__async_close,
+	[RINGO_HANDLE_TIMER] = ringo__timer_close,
+};
+
+void ringo__handle_init(ringo_loop_t *loop, ringo_handle_t *h, int type)
+{
+	h->loop = loop;
+	h->type = (uint8_t)type;
+	h->hflags = HANDLE_INIT | HANDLE_REF;
+	h->inflight = 0;
+	h->close_cb = NULL;
+	h->next_closing = NULL;
+	L(loop)->open_handles++;
+}
+
+void ringo__handle_start(ringo_handle_t *h)
+{
+	if (h->hflags & (HANDLE_ACTIVE | HANDLE_CLOSING))
+		return;
+	h->hflags |= HANDLE_ACTIVE;
+	if (h->hflags & HANDLE_REF)
+		L(h->loop)->active_handles++;
+}
+
+void ringo__handle_stop(ringo_handle_t *h)
+{
+	if (!(h->hflags & HANDLE_ACTIVE))
+		return;
+	h->hflags &= ~HANDLE_ACTIVE;
+	if (h->hflags & HANDLE_REF)
+		L(h->loop)->active_handles--;
+}
+
+static bool valid(const ringo_handle_t *h)
+{
+	return h && h->loop && (h->hflags & HANDLE_INIT) && !(h->hflags & HANDLE_CLOSED);
+}
+
+RINGO_EXTERN void ringo_ref(ringo_handle_t *h)
+{
+	if (!valid(h) || (h->hflags & HANDLE_REF))
+		return;
+	h->hflags |= HANDLE_REF;
+	if (h->hflags & HANDLE_ACTIVE)
+		L(h->loop)->active_handles++;
+}
+
+RINGO_EXTERN void ringo_unref(ringo_handle_t *h)
+{
+	if (!valid(h) || !(h->hflags & HANDLE_REF))
+		return;
+	h->hflags &= ~HANDLE_REF;
+	if (h->hflags & HANDLE_ACTIVE)
+		L(h->loop)->active_handles--;
+}
+
+RINGO_EXTERN int ringo_has_ref(const ringo_handle_t *h)
+{
+	return valid(h) && (h->hflags & HANDLE_REF) ? 1 : 0;
+}
+
+RINGO_EXTERN int ringo_is_active(const ringo_handle_t *h)
+{
+	return valid(h) && (h->hflags & HANDLE_ACTIVE) ? 1 : 0;
+}
+
+RINGO_EXTERN int ringo_is_closing(const ringo_handle_t *h)
+{
+	return h && (h->hflags & (HANDLE_CLOSING | HANDLE_CLOSED)) ? 1 : 0;
+}
+
+static void queue_close(ringo_handle_t *h)
+{
+	struct ringo__loop *l = L(h->loop);
+
+	if (h->hflags & HANDLE_CLOSE_QUEUED)
+		return;
+	h->hflags |= HANDLE_CLOSE_QUEUED;
+	h->next_closing = NULL;
+	if (l->close_tail)
+		l->close_tail->next_closing = h;
+	else
+		l->close_head = h;
+	l->close_tail = h;
+}
+
+RINGO_EXTERN int ringo_close(ringo_handle_t *h, ringo_close_cb close_cb)
+{
+	if (!valid(h) || h->type <= RINGO_HANDLE_UNKNOWN || h->type >= RINGO_HANDLE_TYPE_MAX)
+		return -EINVAL;
+	if (h->hflags & HANDLE_CLOSING)
+		return -EALREADY;
+	h->hflags |= HANDLE_CLOSING;
+	h->close_cb = close_cb;
+	if (close_hooks[h->type])
+		close_hooks[h->type](h);
+	/* Closing handles stay counted as alive until close_cb via pending. */
+	if (h->hflags & HANDLE_ACTIVE) {
+		h->hflags &= ~HANDLE_ACTIVE;
+		if (h->hflags & HANDLE_REF)
+			L(h->loop)->active_handles--;
+	}
+	if (h->inflight == 0)
+		queue_close(h);
+	return 0;
+}
+
+void ringo__handle_op_done(ringo_handle_t *h)
+{
+	h->inflight--;
+	if ((h->hflags & HANDLE_CLOSING) && h->inflight == 0)
+		queue_close(h);
+}
+
+void ringo__req_defer(ringo_loop_t *loop, ringo_req_t *req, int res)
+{
+	req->pending_res = res;
+	queue_insert_tail(&L(loop)->deferred, &req->pending_q);
+}
+
+static void run_closes(struct ringo__loop *l)
+{
+	ringo_handle_t *h = l->close_head, *next;
+
+	/* Close callbacks may close more handles: those run next time. */
+	l->close_head = l->close_tail = NULL;
+	for (; h; h = next) {
+		next = h->next_closing;
+		h->hflags |= HANDLE_CLOSED;
+		l->open_handles--;
+		/* From here the memory is the caller's: touch nothing after. */
+		if (h->close_cb)
+			h->close_cb(h);
+	}
+}
+
+static void run_deferred(ringo_loop_t *loop)
+{
+	struct ringo__loop *l = L(loop);
+	struct ringo_queue q;
+	ringo_req_t *req;
+
+	queue_move(&l->deferred, &q);
+	while (!queue_empty(&q)) {
+		req = container_of(queue_head(&q), ringo_req_t, pending_q);
+		queue_remove(&req->pending_q);
+		if (req->type == RINGO_REQ_WORK)
+			ringo__work_finish((ringo_work_t *)req, req->pending_res);
+	}
+}
+
+void ringo__run_pending(ringo_loop_t *loop)
+{
+	run_deferred(loop);
+	run_closes(L(loop));
+}

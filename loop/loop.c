@@ -1,0 +1,482 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The loop: set-up of its ring, the run modes, and one iteration:
+ *
+ *   deferred callbacks -> aborted ops -> overflow queue into the SQ ->
+ *   one io_uring_enter (submit, and wait if nothing else is due) ->
+ *   drain the CQ in batches, dispatching each CQE -> deferred callbacks.
+ *
+ * The ring is created disabled and enabled by the first ringo_run, so the
+ * thread that runs the loop (not the one that created it) becomes the
+ * ring's single issuer.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+
+#include "loop_internal.h"
+
+#define DEFAULT_ENTRIES 256
+#define CQE_BATCH 64		/* CQEs copied out per pass while draining */
+#define LOOP_ENABLED (1U << 3)	/* the disabled ring was enabled */
+
+RINGO_EXTERN void ringo_loop_opts_init(struct ringo_loop_opts *opts)
+{
+	if (!opts)
+		return;
+	memset(opts, 0, sizeof(*opts));
+	opts->entries = DEFAULT_ENTRIES;
+	opts->sqpoll_idle_ms = 1000;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+RINGO_EXTERN void ringo_update_time(ringo_loop_t *loop)
+{
+	if (loop)
+		L(loop)->now_ms = mono_ns() / 1000000ULL;
+}
+
+RINGO_EXTERN uint64_t ringo_now(const ringo_loop_t *loop)
+{
+	return loop ? L(loop)->now_ms : 0;
+}
+
+/*
+ * Best first: SINGLE_ISSUER + DEFER_TASKRUN (6.1) runs completion work only
+ * when we ask for events, in batches; then COOP_TASKRUN (5.19), which at
+ * least avoids interrupting us; then plain. Each step down is taken only
+ * when the kernel refuses the flags with -EINVAL.
+ */
+static int setup_ring(struct ringo__loop *l, const struct ringo_loop_opts *o)
+{
+	static const unsigned tiers[] = {
+		RINGO_SETUP_SINGLE_ISSUER | RINGO_SETUP_DEFER_TASKRUN,
+		RINGO_SETUP_COOP_TASKRUN,
+		0,
+	};
+	unsigned i = (o->flags & RINGO_LOOP_NO_DEFER_TASKRUN) ? 1 : 0;
+	struct ringo_params p;
+	int ret = -EINVAL;
+
+	for (; i < sizeof(tiers) / sizeof(tiers[0]); i++) {
+		memset(&p, 0, sizeof(p));
+		p.flags = RINGO_SETUP_CQSIZE | RINGO_SETUP_R_DISABLED;
+		p.cq_entries = o->cq_entries ? o->cq_entries : o->entries * 4;
+		if (o->flags & RINGO_LOOP_SQPOLL) {
+			/* The SQPOLL thread is the issuer: no SINGLE_ISSUER tiers. */
+			p.flags |= RINGO_SETUP_SQPOLL;
+			p.sq_thread_idle = o->sqpoll_idle_ms ? o->sqpoll_idle_ms : 1000;
+			i = sizeof(tiers) / sizeof(tiers[0]) - 1;
+		}
+		p.flags |= tiers[i];
+		ret = ringo_ring_init_params(&l->ring, o->entries, &p);
+		if (ret != -EINVAL)
+			break;
+	}
+	return ret;
+}
+
+static int check_opts(const struct ringo_loop_opts *o)
+{
+	if (o->entries & (o->entries - 1) || o->entries > RINGO_RING_MAX_ENTRIES)
+		return -EINVAL;
+	if (o->cq_entries && o->cq_entries < o->entries)
+		return -EINVAL;
+	if (o->flags & ~(RINGO_LOOP_SQPOLL | RINGO_LOOP_NO_DEFER_TASKRUN | RINGO_LOOP_NO_MULTISHOT |
+			 RINGO_LOOP_NO_BUF_RING | RINGO_LOOP_NO_EXT_ARG))
+		return -EINVAL;
+	return 0;
+}
+
+static unsigned pool_size(const struct ringo_loop_opts *o)
+{
+	const char *env = getenv("RINGO_THREADPOOL_SIZE");
+	long n = o->threadpool_size;
+
+	if (!n && env)
+		n = strtol(env, NULL, 10);
+	if (n <= 0)
+		n = 4;
+	return n > 128 ? 128 : (unsigned)n;
+}
+
+RINGO_EXTERN int ringo_loop_init(ringo_loop_t *loop, const struct ringo_loop_opts *opts)
+{
+	struct ringo_loop_opts defaults;
+	struct ringo__loop *l;
+	int ret;
+
+	if (!loop)
+		return -EINVAL;
+	if (!opts) {
+		ringo_loop_opts_init(&defaults);
+		opts = &defaults;
+	}
+	ret = check_opts(opts);
+	if (ret)
+		return ret;
+	if (!opts->entries) {
+		defaults = *opts;
+		defaults.entries = DEFAULT_ENTRIES;
+		opts = &defaults;
+	}
+	memset(loop->private_, 0, sizeof(loop->private_));
+	l = L(loop);
+	l->wake_fd = -1;
+	l->host_fd = -1;
+	l->flags = opts->flags;
+	l->threadpool_size = pool_size(opts);
+	queue_init(&l->deferred);
+	queue_init(&l->asyncs);
+	ret = setup_ring(l, opts);
+	if (ret)
+		return ret;
+	ret = ringo__ops_init(loop);
+	if (ret)
+		goto err;
+	ret = ringo__wake_init(loop);
+	if (ret)
+		goto err;
+	l->state = LOOP_READY;
+	ringo_update_time(loop);
+	return 0;
+err:
+	ringo__wake_fd_close(loop);
+	ringo__ops_free(loop);
+	ringo_ring_exit(&l->ring);
+	memset(loop->private_, 0, sizeof(loop->private_));
+	return ret;
+}
+
+static bool has_deferred_work(const struct ringo__loop *l)
+{
+	return l->close_head || !queue_empty(&l->deferred) ||
+	       !queue_empty(&l->aborted);
+}
+
+static int alive(const struct ringo__loop *l)
+{
+	return l->active_handles || l->active_reqs || has_deferred_work(l);
+}
+
+RINGO_EXTERN int ringo_loop_alive(const ringo_loop_t *loop)
+{
+	return loop && (L(loop)->state & LOOP_READY) && alive(L(loop)) ? 1 : 0;
+}
+
+RINGO_EXTERN void ringo_stop(ringo_loop_t *loop)
+{
+	if (loop)
+		L(loop)->state |= LOOP_STOP;
+}
+
+static bool use_ext_arg(const struct ringo__loop *l)
+{
+	return (l->ring.features & RINGO_FEAT_EXT_ARG) && !(l->flags & RINGO_LOOP_NO_EXT_ARG);
+}
+
+/* Wait for one CQE, or until `deadline` (loop ms) with EXT_ARG. */
+static int wait_until(struct ringo__loop *l, uint64_t deadline)
+{
+	uint64_t now = mono_ns(), end = deadline * 1000000ULL;
+	struct ringo_timespec ts = { 0, 0 };
+
+	/* Rounding up to the ms boundary: waking early would find the timer
+	 * not yet due and cost another round trip. */
+	if (end > now) {
+		ts.tv_sec = (int64_t)((end - now) / 1000000000ULL);
+		ts.tv_nsec = (long long)((end - now) % 1000000000ULL);
+	}
+	return ringo_ring_submit_and_wait_timeout(&l->ring, 1, &ts, NULL);
+}
+
+/* Submit what is queued; with `block`, also wait for one completion or
+ * the deadline, whichever is first. */
+static int enter(struct ringo__loop *l, bool block, uint64_t deadline)
+{
+	uint64_t t0 = block ? mono_ns() : 0;
+	int ret;
+
+	if (block && deadline != UINT64_MAX && use_ext_arg(l))
+		ret = wait_until(l, deadline);
+	else if (l->ring.flags & RINGO_SETUP_SQPOLL)
+		ret = ringo_ring_submit_and_wait(&l->ring, block ? 1 : 0);
+	else
+		/* Always GETEVENTS: with DEFER_TASKRUN completions are only
+		 * posted when we ask, and it costs nothing extra here. */
+		ret = ringo_ring_enter(&l->ring, ringo_ring_flush_sq(&l->ring), block ? 1 : 0,
+				       RINGO_ENTER_GETEVENTS, NULL, 0);
+	if (block)
+		l->metrics.wait_ns += mono_ns() - t0;
+	if (ret > 0)
+		l->metrics.submitted += (unsigned)ret;
+	/* A signal, or a CQ too full to take more (it is drained next): the
+	 * loop carries on; nothing is lost. */
+	if (ret == -EINTR || ret == -EAGAIN || ret == -EBUSY || ret == -ETIME)
+		ret = 0;
+	return ret < 0 ? ret : 0;
+}
+
+/*
+ * Dispatch CQEs where they lie and retire them a batch at a time: no copy,
+ * one release store per batch. Safe because nothing a callback can call
+ * reaps this ring (ringo_run refuses to nest). When the CQ is empty but the
+ * kernel holds overflowed CQEs, one GETEVENTS enter moves them in.
+ */
+static void drain_cq(ringo_loop_t *loop)
+{
+	struct ringo__loop *l = L(loop);
+	struct ringo_cqe *cqe;
+	unsigned head, n;
+
+	for (;;) {
+		n = 0;
+		ringo_ring_for_each_cqe(&l->ring, head, cqe) {
+			ringo__ops_dispatch(loop, cqe);
+			if (++n == CQE_BATCH)
+				break;
+		}
+		ringo_ring_cq_advance(&l->ring, n);
+		if (n)
+			continue;
+		if (!ringo_ring_cq_overflow(&l->ring))
+			break;
+		l->metrics.cq_overflows++;
+		if (ringo_ring_get_events(&l->ring) < 0 || !ringo_ring_cq_ready(&l->ring))
+			break;
+	}
+}
+
+static void drain_host_fd(struct ringo__loop *l)
+{
+	eventfd_t v;
+
+	if (l->host_fd >= 0)
+		(void)eventfd_read(l->host_fd, &v);
+}
+
+/* The deadline to wait for, arming the fallback timeout op if needed. */
+static uint64_t wait_deadline(ringo_loop_t *loop)
+{
+	struct ringo__loop *l = L(loop);
+	uint64_t deadline = ringo__timers_next(loop);
+
+	if (deadline != UINT64_MAX && !use_ext_arg(l))
+		ringo__timeout_arm(loop, deadline);
+	return deadline;
+}
+
+static int iterate(ringo_loop_t *loop, ringo_run_mode mode)
+{
+	struct ringo__loop *l = L(loop);
+	uint64_t deadline = UINT64_MAX;
+	bool queued, block;
+	int ret;
+
+	l->metrics.iterations++;
+	ringo_update_time(loop);
+	ringo__timers_run(loop);
+	ringo__run_pending(loop);
+	ringo__ops_run_aborted(loop);
+	block = mode != RINGO_RUN_NOWAIT && !has_deferred_work(l) && alive(l) &&
+		!(l->state & LOOP_STOP) && !ringo_ring_cq_ready(&l->ring);
+	if (block)
+		deadline = wait_deadline(loop);
+	queued = ringo__ops_flush_overflow(loop);
+	if (queued || (deadline != UINT64_MAX && deadline <= l->now_ms))
+		block = false;
+	ret = enter(l, block, deadline);
+	if (ret)
+		return ret;
+	/* Callbacks after a wait see the time they run at, not before it;
+	 * timers that came due during the wait run in this iteration too
+	 * (RUN_ONCE returns only after running what it waited for). */
+	if (block)
+		ringo_update_time(loop);
+	drain_cq(loop);
+	if (block)
+		ringo__timers_run(loop);
+	ringo__run_pending(loop);
+	return 0;
+}
+
+/*
+ * Callbacks of the last iteration may have queued SQEs (a resubmitted read,
+ * the re-armed wake op). Hand them to the kernel before returning, or a
+ * host that waits on ringo_loop_fd() would wait for ops nobody submitted.
+ */
+static int submit_leftovers(ringo_loop_t *loop)
+{
+	struct ringo__loop *l = L(loop);
+
+	ringo__ops_flush_overflow(loop);
+	if (!ringo_ring_sq_ready(&l->ring))
+		return 0;
+	return enter(l, false, UINT64_MAX);
+}
+
+/*
+ * The host fd must be readable exactly when a NOWAIT run has work: CQEs
+ * posted (also by our own last enter, after the eventfd was drained),
+ * ops waiting for SQ room, or deferred callbacks. Signal it ourselves then.
+ */
+static void signal_host(struct ringo__loop *l)
+{
+	if (l->host_fd < 0)
+		return;
+	drain_host_fd(l);
+	if (ringo_ring_cq_ready(&l->ring) || !queue_empty(&l->overflow) || has_deferred_work(l) ||
+	    ringo_ring_cq_overflow(&l->ring))
+		(void)eventfd_write(l->host_fd, 1);
+}
+
+RINGO_EXTERN int64_t ringo_loop_timeout(const ringo_loop_t *loop)
+{
+	const struct ringo__loop *l;
+	uint64_t deadline;
+
+	if (!loop || !(L(loop)->state & LOOP_READY))
+		return -EINVAL;
+	l = L(loop);
+	if (has_deferred_work(l) || !queue_empty(&l->overflow) || ringo_ring_cq_ready(&l->ring))
+		return 0;
+	deadline = ringo__timers_next(loop);
+	if (deadline == UINT64_MAX)
+		return -1;
+	ringo_update_time((ringo_loop_t *)loop);
+	return deadline > l->now_ms ? (int64_t)(deadline - l->now_ms) : 0;
+}
+
+static int enable_ring(struct ringo__loop *l)
+{
+	int ret;
+
+	if (l->state & LOOP_ENABLED)
+		return 0;
+	ret = ringo_ring_enable(&l->ring);
+	if (ret)
+		return ret;
+	l->state |= LOOP_ENABLED;
+	return 0;
+}
+
+RINGO_EXTERN int ringo_run(ringo_loop_t *loop, ringo_run_mode mode)
+{
+	struct ringo__loop *l;
+	int ret = 0, is_alive;
+
+	if (!loop || !(L(loop)->state & LOOP_READY) || mode > RINGO_RUN_NOWAIT)
+		return -EINVAL;
+	l = L(loop);
+	if (l->state & LOOP_RUNNING)
+		return -EBUSY;
+	ret = enable_ring(l);
+	if (ret)
+		return ret;
+	l->state |= LOOP_RUNNING;
+	drain_host_fd(l);
+	is_alive = alive(l);
+	if (!is_alive)
+		ringo_update_time(loop);
+	while (is_alive && !(l->state & LOOP_STOP)) {
+		ret = iterate(loop, mode);
+		is_alive = alive(l);
+		if (ret || mode != RINGO_RUN_DEFAULT)
+			break;
+	}
+	if (!ret)
+		ret = submit_leftovers(loop);
+	signal_host(l);
+	l->state &= ~(LOOP_RUNNING | LOOP_STOP);
+	return ret ? ret : alive(l);
+}
+
+/*
+ * Internal ops (the wake read, cancels) may still be in the kernel. Their
+ * records and buffers are the loop's memory, so wait for their CQEs before
+ * that memory goes away; io_uring's own teardown is asynchronous.
+ */
+static void drain_internal(ringo_loop_t *loop)
+{
+	struct ringo__loop *l = L(loop);
+	int rounds = 0;
+
+	if (enable_ring(l))
+		return;
+	ringo__ops_cancel_all(loop);
+	while (l->live_ops && rounds++ < 1000) {
+		if (enter(l, true, UINT64_MAX) < 0)
+			break;
+		drain_cq(loop);
+	}
+}
+
+RINGO_EXTERN int ringo_loop_close(ringo_loop_t *loop)
+{
+	struct ringo__loop *l;
+
+	if (!loop || !(L(loop)->state & LOOP_READY))
+		return -EINVAL;
+	l = L(loop);
+	if (l->state & LOOP_RUNNING)
+		return -EBUSY;
+	if (l->open_handles || l->active_reqs || has_deferred_work(l) ||
+	    !queue_empty(&l->overflow))
+		return -EBUSY;
+	ringo__work_pool_stop(loop);
+	drain_internal(loop);
+	ringo__wake_fd_close(loop);
+	if (l->host_fd >= 0)
+		close(l->host_fd);
+	ringo__timers_free(loop);
+	ringo__ops_free(loop);
+	ringo_ring_exit(&l->ring);
+	memset(loop->private_, 0, sizeof(loop->private_));
+	return 0;
+}
+
+RINGO_EXTERN int ringo_loop_fd(ringo_loop_t *loop)
+{
+	struct ringo__loop *l;
+	int fd, ret;
+
+	if (!loop || !(L(loop)->state & LOOP_READY))
+		return -EINVAL;
+	l = L(loop);
+	if (l->host_fd >= 0)
+		return l->host_fd;
+	fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	ret = ringo_ring_register_eventfd(&l->ring, fd);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	/* Release: wakers on other threads read it (see ringo__wake). */
+	__atomic_store_n(&l->host_fd, fd, __ATOMIC_RELEASE);
+	return fd;
+}
+
+RINGO_EXTERN int ringo_loop_metrics(const ringo_loop_t *loop, struct ringo_loop_metrics *m)
+{
+	if (!loop || !m || !(L(loop)->state & LOOP_READY))
+		return -EINVAL;
+	*m = L(loop)->metrics;
+	return 0;
+}
+
+RINGO_EXTERN struct ringo_ring *ringo_loop_ring(ringo_loop_t *loop)
+{
+	if (!loop || !(L(loop)->state & LOOP_READY))
+		return NULL;
+	return &L(loop)->ring;
+}

@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The proactor core's private state, shared by loop/ and the modules that
+ * build on it (timer/, net/, fs/). Not installed.
+ *
+ * Operation ids: every SQE the loop submits carries the 64-bit id of its
+ * record in user_data. Ids start at RINGO__ID_FIRST and only increase, so an
+ * id is never reused while a CQE for it could still arrive; a CQE whose id
+ * has no record is stale and is dropped without touching memory.
+ * Reserved ids, all in this one place:
+ *   0           the sentinel record that keeps the uthash table allocated
+ *               (uthash frees its table when the last item leaves, which
+ *               would be a malloc/free per op with one op in flight);
+ *   UINT64_MAX  liburing's internal timeout user_data; never ours, so a
+ *               CQE carrying it is always treated as stale.
+ */
+#ifndef RINGO_LOOP_INTERNAL_H
+#define RINGO_LOOP_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../timer/heap.h"
+#include "queue.h"
+#include "ringo.h"
+
+/*
+ * uthash on 64-bit ids. Ids are handed out in sequence, so folding the two
+ * halves is already collision-free across the buckets of any live window
+ * (uthash picks the bucket from the low bits); no mixing step is needed.
+ * Keys are always 8 bytes, so compare them as one word, not with memcmp.
+ * Out of memory while growing the bucket array is not fatal: uthash keeps
+ * the item in the smaller table.
+ */
+static inline unsigned ringo__hash_id(uint64_t id)
+{
+	return (unsigned)id ^ (unsigned)(id >> 32);
+}
+#define HASH_FUNCTION(keyptr, keylen, hashv)                                                   \
+	((hashv) = ringo__hash_id(*(const uint64_t *)(const void *)(keyptr)))
+#define HASH_KEYCMP(a, b, n)                                                                   \
+	(*(const uint64_t *)(const void *)(a) != *(const uint64_t *)(const void *)(b))
+#define HASH_NONFATAL_OOM 1
+#include <uthash.h>
+/* A loop has tens to thousands of ops in flight: start at 256 buckets
+ * rather than uthash's 32 and skip the first three doublings. */
+#undef HASH_INITIAL_NUM_BUCKETS
+#undef HASH_INITIAL_NUM_BUCKETS_LOG2
+#define HASH_INITIAL_NUM_BUCKETS 256U
+#define HASH_INITIAL_NUM_BUCKETS_LOG2 8U
+
+#define RINGO__ID_SENTINEL 0ULL
+#define RINGO__ID_FIRST 1ULL
+#define RINGO__ID_LIBURING_TIMEOUT UINT64_MAX
+
+struct ringo__op;
+struct ringo__work_pool;
+
+/* Called for each CQE of the op (res, cqe flags), on the loop thread. */
+typedef void (*ringo__complete_fn)(ringo_loop_t *loop, struct ringo__op *op, int res,
+				   unsigned flags);
+
+enum ringo__op_state {
+	RINGO__OP_FREE = 0,
+	RINGO__OP_QUEUED,	/* waiting for SQ room in the overflow queue */
+	RINGO__OP_INFLIGHT,	/* SQE handed to the ring */
+	RINGO__OP_CANCELLING,	/* an ASYNC_CANCEL was sent for it */
+	RINGO__OP_ABORTED,	/* cancelled before submission; completes from pending */
+	RINGO__OP_VOIDED,	/* cancelled while its SQE still sat unconsumed in the
+				 * SQ: the SQE became a NOP, its CQE reads -ECANCELED */
+};
+
+/*
+ * One in-flight operation. Pool-allocated; lives in the id table from
+ * ringo__op_new until its last CQE (or its local cancellation) is handled.
+ */
+struct ringo__op {
+	uint64_t id;
+	ringo__complete_fn complete;
+	void *owner;		  /* the request (or module object) it reports to */
+	ringo_handle_t *handle;	  /* owning handle, or NULL; its inflight counts us */
+	uint8_t state;		  /* enum ringo__op_state */
+	uint8_t counts_active;	  /* 1: keeps the loop alive as an active request */
+	uint32_t sq_idx;	  /* SQ position of its SQE (valid while INFLIGHT) */
+	struct ringo_timespec ts; /* a timeout op's time, read by the kernel at submit */
+	struct ringo_queue q;	  /* overflow or aborted queue; free list via q.next */
+	struct ringo_sqe staged;  /* the SQE while it waits for SQ room */
+	UT_hash_handle hh;	  /* id table */
+};
+
+/* The loop's private state, living in ringo_loop.private_. */
+struct ringo__loop {
+	struct ringo_ring ring;
+	struct ringo__op *ops;		/* uthash table head: id -> record */
+	struct ringo__op sentinel;	/* id 0, always in the table */
+	struct ringo__op *free_ops;	/* free records, linked through q.next */
+	void *slabs;			/* record slabs, freed at close */
+	uint64_t next_id;
+	struct ringo_queue overflow;	/* ops waiting for SQ room (FIFO) */
+	ringo_handle_t *close_head;	/* closing handles whose close_cb is due, FIFO */
+	ringo_handle_t *close_tail;
+	struct ringo_queue aborted;	/* ops cancelled before submission */
+	struct ringo_queue deferred;	/* requests finishing without a CQE */
+	unsigned open_handles;		/* initialised, close_cb not yet run */
+	struct ringo_queue asyncs;	/* async handles, for the wake scan */
+	unsigned active_handles;	/* active and referenced */
+	unsigned active_reqs;		/* requests in flight */
+	unsigned live_ops;		/* records in the table, sentinel excluded */
+	unsigned flags;			/* RINGO_LOOP_* options */
+	unsigned state;			/* LOOP_* bits below */
+	uint64_t now_ms;
+	int wake_fd;			/* eventfd: async sends and work completions */
+	uint64_t wake_buf;		/* read target of the wake op */
+	int wake_pending;		/* atomic: a wake write is outstanding */
+	int wake_armed;			/* the wake read is in flight */
+	uint64_t wake_id;		/* its op id */
+	int host_fd;			/* eventfd registered for embedding, or -1 */
+	struct ringo__work_pool *pool;	/* created on first ringo_work_queue */
+	struct heap timers;		/* timers and request deadlines, by deadline */
+	uint64_t timer_seq;		/* push counter: FIFO among equal deadlines */
+	uint64_t timeout_id;		/* the wait-timeout op without EXT_ARG, or 0 */
+	uint64_t timeout_deadline;	/* its deadline, ms */
+	unsigned threadpool_size;
+	struct ringo_loop_metrics metrics;
+};
+
+#define LOOP_RUNNING (1U << 0)	/* inside ringo_run */
+#define LOOP_STOP (1U << 1)	/* ringo_stop was called */
+#define LOOP_READY (1U << 2)	/* init succeeded, not closed */
+
+_Static_assert(sizeof(struct ringo__loop) <= sizeof(((ringo_loop_t *)0)->private_),
+	       "RINGO_LOOP_PRIVATE_WORDS too small");
+
+static inline struct ringo__loop *L(const ringo_loop_t *loop)
+{
+	return (struct ringo__loop *)(uintptr_t)loop->private_;
+}
+
+/* handle hflags */
+#define HANDLE_ACTIVE (1U << 0)
+#define HANDLE_REF (1U << 1)
+#define HANDLE_CLOSING (1U << 2)
+#define HANDLE_CLOSED (1U << 3)
+#define HANDLE_INIT (1U << 4)
+#define HANDLE_CLOSE_QUEUED (1U << 5)
+
+/* ---- op.c: records, ids, submission ---- */
+int ringo__ops_init(ringo_loop_t *loop);
+void ringo__ops_free(ringo_loop_t *loop);
+/* A fresh record in the table, or NULL (-ENOMEM). */
+struct ringo__op *ringo__op_new(ringo_loop_t *loop, ringo__complete_fn complete, void *owner,
+				ringo_handle_t *handle);
+/* The SQE to fill for `op`: a ring SQE, or op->staged when it must wait. */
+struct ringo_sqe *ringo__op_sqe(ringo_loop_t *loop, struct ringo__op *op);
+struct ringo__op *ringo__op_find(ringo_loop_t *loop, uint64_t id);
+/* Cancel `op`: ASYNC_CANCEL if submitted, local abort if still queued. */
+int ringo__op_cancel(ringo_loop_t *loop, struct ringo__op *op);
+/* Cancel every op still in flight (used at loop close). */
+void ringo__ops_cancel_all(ringo_loop_t *loop);
+/* Take back a record whose SQE was never obtained. */
+void ringo__op_forget(ringo_loop_t *loop, struct ringo__op *op);
+/* Move queued ops into free SQ slots; returns how many remain queued. */
+unsigned ringo__ops_flush_overflow(ringo_loop_t *loop);
+/* Dispatch one CQE to its record. */
+void ringo__ops_dispatch(ringo_loop_t *loop, const struct ringo_cqe *cqe);
+/* Complete ops aborted before submission, with -ECANCELED. */
+void ringo__ops_run_aborted(ringo_loop_t *loop);
+
+/* ---- handle.c ---- */
+void ringo__handle_init(ringo_loop_t *loop, ringo_handle_t *h, int type);
+void ringo__handle_start(ringo_handle_t *h);
+void ringo__handle_stop(ringo_handle_t *h);
+/* The op of a handle finished: a closing handle may now be done. */
+void ringo__handle_op_done(ringo_handle_t *h);
+void ringo__run_pending(ringo_loop_t *loop);
+void ringo__req_defer(ringo_loop_t *loop, ringo_req_t *req, int res);
+
+/* request rflags */
+#define REQ_DEADLINE (1U << 0)	/* a deadline sits in the timer heap */
+#define REQ_TIMED_OUT (1U << 1)	/* the deadline fired: report -ETIMEDOUT */
+#define REQ_LINKED (1U << 2)	/* the SQE carries a linked timeout */
+
+/* ---- timer/timer.c ---- */
+/* Fire due timers and deadlines; those started meanwhile wait a turn. */
+void ringo__timers_run(ringo_loop_t *loop);
+/* The nearest deadline in ms, or UINT64_MAX with none. */
+uint64_t ringo__timers_next(const ringo_loop_t *loop);
+void ringo__timers_free(ringo_loop_t *loop);
+void ringo__timer_close(ringo_handle_t *h);
+/* Drop a request's deadline (it completed). */
+void ringo__req_deadline_clear(ringo_req_t *req);
+/* Arm the single wait-timeout op for `deadline` (no EXT_ARG). */
+int ringo__timeout_arm(ringo_loop_t *loop, uint64_t deadline);
+/* Two SQEs side by side for a linked pair (never split across submits). */
+void ringo__op_sqe_pair(ringo_loop_t *loop, struct ringo__op *a, struct ringo__op *b,
+			struct ringo_sqe **sa, struct ringo_sqe **sb);
+
+/* ---- async.c / work.c ---- */
+int ringo__wake_init(ringo_loop_t *loop);
+void ringo__wake_fd_close(ringo_loop_t *loop);
+int ringo__wake_arm(ringo_loop_t *loop);
+void ringo__wake(ringo_loop_t *loop);
+void ringo__async_close(ringo_handle_t *h);
+void ringo__work_pool_stop(ringo_loop_t *loop);
+void ringo__work_drain(ringo_loop_t *loop);
+int ringo__work_cancel(ringo_work_t *req);
+/* Call after_cb for a request that left the pool (status 0 or -ECANCELED). */
+void ringo__work_finish(ringo_work_t *req, int status);
+
+#endif

@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The raw escape hatch (any io_uring op, with a callback), the NOP request,
+ * and ringo_cancel for every request type.
+ */
+#include <string.h>
+
+#include "loop_internal.h"
+
+int ringo__req_final_res(ringo_req_t *req, int res, bool user_cancelled);
+int ringo__link_timeout(ringo_loop_t *loop, struct ringo__op *op, struct ringo_sqe **sqe,
+			uint64_t ms);
+
+/* A cancellation the user asked for (not a deadline's) reports -ECANCELED. */
+static bool user_cancelled(const struct ringo__op *op, const ringo_req_t *req)
+{
+	return (op->state == RINGO__OP_CANCELLING || op->state == RINGO__OP_ABORTED ||
+		op->state == RINGO__OP_VOIDED) &&
+	       !(req->rflags & REQ_TIMED_OUT);
+}
+
+static void raw_complete(ringo_loop_t *loop, struct ringo__op *op, int res, unsigned flags)
+{
+	ringo_raw_t *req = op->owner;
+
+	(void)loop;
+	/* Finished before the callback runs, so the callback may reuse req. */
+	if (!(flags & RINGO_CQE_F_MORE)) {
+		req->op_id = 0;
+		/* Only requests with a deadline need their result mapped. */
+		if (req->rflags)
+			res = ringo__req_final_res((ringo_req_t *)req, res,
+						   user_cancelled(op, (ringo_req_t *)req));
+	}
+	req->cb(req, res, flags);
+}
+
+static bool in_flight(ringo_loop_t *loop, const ringo_raw_t *req)
+{
+	return req->op_id && req->loop == loop && ringo__op_find(loop, req->op_id);
+}
+
+static int check(ringo_loop_t *loop, ringo_raw_t *req, ringo_raw_cb cb)
+{
+	if (!loop || !req || !cb || !(L(loop)->state & LOOP_READY))
+		return -EINVAL;
+	if (in_flight(loop, req))
+		return -EBUSY;
+	return 0;
+}
+
+/* Take a record for req; the caller gets its SQE. */
+static struct ringo__op *start(ringo_loop_t *loop, ringo_raw_t *req, ringo_raw_cb cb)
+{
+	struct ringo__op *op = ringo__op_new(loop, raw_complete, req, NULL);
+
+	if (!op)
+		return NULL;
+	op->counts_active = 1;
+	L(loop)->active_reqs++;
+	req->loop = loop;
+	req->type = RINGO_REQ_RAW;
+	req->cb = cb;
+	req->op_id = op->id;
+	req->heap_index = HEAP_NONE;
+	req->rflags = 0;
+	return op;
+}
+
+/* Prepare aside: a refused SQE must never reach the ring. */
+static int prep_aside(struct ringo_sqe *local, ringo_prep_cb prep, void *arg)
+{
+	int ret;
+
+	if (!prep)
+		return -EINVAL;
+	memset(local, 0, sizeof(*local));
+	ret = prep(local, arg);
+	if (ret)
+		return ret < 0 ? ret : -EINVAL;
+	if (local->flags & (RINGO_SQE_IO_LINK | RINGO_SQE_IO_HARDLINK))
+		return -EINVAL;
+	return 0;
+}
+
+static void place(struct ringo_sqe *sqe, const struct ringo_sqe *local)
+{
+	uint64_t id = sqe->user_data;
+	uint8_t flags = sqe->flags;
+
+	*sqe = *local;
+	sqe->user_data = id;
+	sqe->flags |= flags;
+}
+
+RINGO_EXTERN int ringo_submit(ringo_loop_t *loop, ringo_raw_t *req, ringo_prep_cb prep,
+			      void *arg, ringo_raw_cb cb)
+{
+	struct ringo_sqe local;
+	struct ringo__op *op;
+	int ret = check(loop, req, cb);
+
+	if (!ret)
+		ret = prep_aside(&local, prep, arg);
+	if (ret)
+		return ret;
+	op = start(loop, req, cb);
+	if (!op)
+		return -ENOMEM;
+	place(ringo__op_sqe(loop, op), &local);
+	return 0;
+}
+
+RINGO_EXTERN int ringo_submit_timeout(ringo_loop_t *loop, ringo_raw_t *req, ringo_prep_cb prep,
+				      void *arg, int64_t timeout_ms, ringo_raw_cb cb)
+{
+	struct ringo_sqe local, *sqe;
+	struct ringo__op *op;
+	int ret = check(loop, req, cb);
+
+	if (!ret && timeout_ms < 0)
+		ret = -EINVAL;
+	if (!ret)
+		ret = prep_aside(&local, prep, arg);
+	if (ret)
+		return ret;
+	op = start(loop, req, cb);
+	if (!op)
+		return -ENOMEM;
+	ret = ringo__link_timeout(loop, op, &sqe, (uint64_t)timeout_ms);
+	if (ret) {
+		/* Nothing was placed: take the record back out. */
+		op->counts_active = 0;
+		L(loop)->active_reqs--;
+		ringo__op_forget(loop, op);
+		req->op_id = 0;
+		return ret;
+	}
+	place(sqe, &local);
+	req->rflags |= REQ_LINKED;
+	return 0;
+}
+
+RINGO_EXTERN int ringo_nop(ringo_loop_t *loop, ringo_raw_t *req, ringo_raw_cb cb)
+{
+	struct ringo__op *op;
+	int ret = check(loop, req, cb);
+
+	if (ret)
+		return ret;
+	op = start(loop, req, cb);
+	if (!op)
+		return -ENOMEM;
+	ringo_prep_nop(ringo__op_sqe(loop, op));
+	return 0;
+}
+
+RINGO_EXTERN int ringo_cancel(ringo_req_t *req)
+{
+	struct ringo__op *op;
+
+	if (!req || !req->loop || !(L(req->loop)->state & LOOP_READY))
+		return -EINVAL;
+	if (req->type == RINGO_REQ_WORK)
+		return ringo__work_cancel((ringo_work_t *)req);
+	if (!req->op_id)
+		return -ENOENT;
+	op = ringo__op_find(req->loop, req->op_id);
+	if (!op)
+		return -ENOENT;
+	return ringo__op_cancel(req->loop, op);
+}
