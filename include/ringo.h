@@ -11,7 +11,11 @@
 #ifndef RINGO_H
 #define RINGO_H
 
+#include <netdb.h>
+#include <netinet/in.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 
 #include <ringo/ring.h>
 
@@ -55,6 +59,15 @@ typedef struct ringo_raw ringo_raw_t;
 typedef struct ringo_async ringo_async_t;
 typedef struct ringo_work ringo_work_t;
 typedef struct ringo_timer ringo_timer_t;
+typedef struct ringo_stream ringo_stream_t;
+typedef struct ringo_stream ringo_tcp_t;	/* TCP stream (IPv4, IPv6) */
+typedef struct ringo_stream ringo_unix_t;	/* Unix stream socket */
+typedef struct ringo_connect ringo_connect_t;
+typedef struct ringo_write ringo_write_t;
+typedef struct ringo_shutdown ringo_shutdown_t;
+typedef struct ringo_getaddrinfo ringo_getaddrinfo_t;
+typedef struct ringo_udp ringo_udp_t;
+typedef struct ringo_udp_send ringo_udp_send_t;
 
 /* Intrusive doubly-linked list node; embedded in handles and requests. */
 struct ringo_queue {
@@ -174,6 +187,9 @@ enum {
 	RINGO_HANDLE_UNKNOWN = 0,
 	RINGO_HANDLE_ASYNC,
 	RINGO_HANDLE_TIMER,
+	RINGO_HANDLE_TCP,
+	RINGO_HANDLE_UNIX,
+	RINGO_HANDLE_UDP,
 	RINGO_HANDLE_TYPE_MAX
 };
 
@@ -181,6 +197,11 @@ enum {
 	RINGO_REQ_UNKNOWN = 0,
 	RINGO_REQ_RAW,
 	RINGO_REQ_WORK,
+	RINGO_REQ_CONNECT,
+	RINGO_REQ_WRITE,
+	RINGO_REQ_SHUTDOWN,
+	RINGO_REQ_GETADDRINFO,
+	RINGO_REQ_UDP_SEND,
 	RINGO_REQ_TYPE_MAX
 };
 
@@ -372,6 +393,251 @@ struct ringo_work {
  */
 RINGO_EXTERN int ringo_work_queue(ringo_loop_t *loop, ringo_work_t *req, ringo_work_cb work_cb,
 				  ringo_after_work_cb after_cb);
+
+
+/* ---- Streams: TCP and Unix sockets ------------------------------------ */
+
+/*
+ * One handle type serves TCP (IPv4/IPv6) and Unix stream sockets. Listening
+ * uses multishot accept, reading uses multishot recv into buffers from a
+ * provided-buffer ring the loop owns; both fall back to single-shot ops
+ * where the kernel lacks them or the loop options turn them off.
+ */
+
+/* A new connection waits: call ringo_accept() inside this callback (a
+ * connection not accepted there is closed). status < 0: accept failed. */
+typedef void (*ringo_connection_cb)(ringo_stream_t *server, int status);
+
+/*
+ * Data arrived: nread > 0 bytes at `data`, valid until the callback
+ * returns (ringo_read_keep() keeps it longer). nread == RINGO_EOF: the
+ * peer closed its side; reading stopped. nread < 0: -errno (-ECONNRESET...);
+ * reading stopped.
+ */
+typedef void (*ringo_read_cb)(ringo_stream_t *stream, ssize_t nread, const void *data);
+typedef void (*ringo_connect_cb)(ringo_connect_t *req, int status);
+typedef void (*ringo_write_cb)(ringo_write_t *req, int status);
+typedef void (*ringo_shutdown_cb)(ringo_shutdown_t *req, int status);
+
+/* Inline iovecs a stream gathers queued writes into: small writes queued
+ * together leave in one sendmsg. */
+#define RINGO_STREAM_IOVS 8
+
+struct ringo_stream {
+	RINGO_HANDLE_FIELDS
+	int fd;				/* read-only: the socket, -1 before bind/connect */
+	uint32_t sflags;		/* private */
+	size_t write_queue_size;	/* read-only: bytes queued and not yet sent */
+	ringo_connection_cb connection_cb; /* private */
+	ringo_read_cb read_cb;		/* private */
+	uint64_t accept_id;		/* private: the accept op in flight */
+	uint64_t recv_id;		/* private: the recv op in flight */
+	uint64_t send_id;		/* private: the send op in flight */
+	uint64_t connect_id;		/* private: the connect op in flight */
+	uint64_t shutdown_id;		/* private: the shutdown op in flight */
+	uint32_t stash_head;		/* private: data received after read_stop, */
+	uint32_t stash_tail;		/*   delivered at the next read_start */
+	int accepted_fd;		/* private: during connection_cb */
+	uint32_t read_bid;		/* private: buffer of the read being reported */
+	struct ringo_queue write_q;	/* private: queued ringo_write_t */
+	ringo_shutdown_t *shutdown_req;	/* private: waits for the write queue */
+	struct msghdr msg;		/* private: the sendmsg in flight */
+	struct iovec iov[RINGO_STREAM_IOVS]; /* private */
+	unsigned iov_reqs;		/* private: requests the send covers */
+};
+
+struct ringo_connect {
+	RINGO_REQ_FIELDS
+	ringo_stream_t *handle;		/* read-only */
+	ringo_connect_cb cb;		/* read-only */
+	struct sockaddr_storage addr;	/* private: read by the kernel at submit */
+	socklen_t addrlen;		/* private */
+};
+
+struct ringo_write {
+	RINGO_REQ_FIELDS
+	ringo_stream_t *handle;		/* read-only */
+	ringo_write_cb cb;		/* read-only */
+	const struct iovec *bufs;	/* read-only: the caller's, kept until cb */
+	unsigned nbufs;			/* read-only */
+	unsigned buf_idx;		/* private: progress: first unsent buffer */
+	size_t buf_off;			/* private: and bytes of it already sent */
+	struct ringo_queue write_q;	/* private */
+};
+
+struct ringo_shutdown {
+	RINGO_REQ_FIELDS
+	ringo_stream_t *handle;		/* read-only */
+	ringo_shutdown_cb cb;		/* read-only */
+};
+
+/* ringo_tcp_bind flags */
+#define RINGO_TCP_REUSEPORT (1U << 0)	/* SO_REUSEPORT: one listener per loop */
+#define RINGO_TCP_IPV6ONLY (1U << 1)
+
+/* A TCP handle with no socket yet (made by bind or connect). No I/O. */
+RINGO_EXTERN int ringo_tcp_init(ringo_loop_t *loop, ringo_tcp_t *tcp);
+/* A Unix stream handle with no socket yet. */
+RINGO_EXTERN int ringo_unix_init(ringo_loop_t *loop, ringo_unix_t *un);
+
+/*
+ * Bind to `addr` (AF_INET or AF_INET6), with SO_REUSEADDR. -EINVAL for a
+ * NULL/short address or another family, -EAFNOSUPPORT, -EADDRINUSE...
+ */
+RINGO_EXTERN int ringo_tcp_bind(ringo_tcp_t *tcp, const struct sockaddr *addr, unsigned flags);
+
+/*
+ * Bind to a socket path, or to an abstract name when name[0] == '\0' (then
+ * `len` counts the name's bytes, leading NUL included; for paths len may be
+ * 0 to use strlen). -EINVAL for NULL, empty or too long names.
+ */
+RINGO_EXTERN int ringo_unix_bind(ringo_unix_t *un, const char *name, size_t len);
+
+/* Listen and accept: connection_cb runs once per new connection. */
+RINGO_EXTERN int ringo_listen(ringo_stream_t *server, int backlog, ringo_connection_cb cb);
+
+/* Inside connection_cb: give the new connection to `client`, an initialised
+ * handle of the same kind with no socket. -EAGAIN when none is waiting. */
+RINGO_EXTERN int ringo_accept(ringo_stream_t *server, ringo_stream_t *client);
+
+/* Connect; cb gets 0 or -errno (-ECONNREFUSED...). `addr` is copied. */
+RINGO_EXTERN int ringo_tcp_connect(ringo_connect_t *req, ringo_tcp_t *tcp,
+				   const struct sockaddr *addr, ringo_connect_cb cb);
+RINGO_EXTERN int ringo_unix_connect(ringo_connect_t *req, ringo_unix_t *un, const char *name,
+				    size_t len, ringo_connect_cb cb);
+
+/* Start reading: read_cb per chunk until EOF, an error or ringo_read_stop.
+ * -EALREADY if already reading, -ENOTCONN without a connected socket. */
+RINGO_EXTERN int ringo_read_start(ringo_stream_t *stream, ringo_read_cb read_cb);
+/* Stop reading; idempotent. No read_cb runs after this returns. */
+RINGO_EXTERN int ringo_read_stop(ringo_stream_t *stream);
+
+/*
+ * Inside read_cb: keep the current buffer past the callback. Returns a
+ * token (> 0) to give to ringo_read_release() when done with the data, or
+ * -EINVAL outside read_cb. Kept buffers count against the pool's bound.
+ */
+RINGO_EXTERN int ringo_read_keep(ringo_stream_t *stream);
+RINGO_EXTERN int ringo_read_release(ringo_loop_t *loop, int token);
+
+/*
+ * Queue `nbufs` buffers to send, after every write queued before. The
+ * array and the data must stay valid until cb, which gets 0 once every
+ * byte was sent, or -errno (-EPIPE, -ECONNRESET, -ECANCELED on close).
+ * Partial sends are continued before the next write starts; small writes
+ * queued together are sent in one sendmsg. -EINVAL for NULL, 0 buffers,
+ * or more than IOV_MAX; -ENOTCONN / -EPIPE for a closed or shut handle.
+ */
+RINGO_EXTERN int ringo_write(ringo_write_t *req, ringo_stream_t *stream, const struct iovec *bufs,
+			     unsigned nbufs, ringo_write_cb cb);
+
+/* Shut down the sending side after all queued writes are sent. */
+RINGO_EXTERN int ringo_shutdown(ringo_shutdown_t *req, ringo_stream_t *stream,
+				ringo_shutdown_cb cb);
+
+RINGO_EXTERN int ringo_tcp_nodelay(ringo_tcp_t *tcp, int enable);
+/* Keepalive with the first probe after `delay_s` idle seconds. */
+RINGO_EXTERN int ringo_tcp_keepalive(ringo_tcp_t *tcp, int enable, unsigned delay_s);
+RINGO_EXTERN int ringo_getsockname(const ringo_stream_t *stream, struct sockaddr *addr,
+				   socklen_t *len);
+RINGO_EXTERN int ringo_getpeername(const ringo_stream_t *stream, struct sockaddr *addr,
+				   socklen_t *len);
+RINGO_EXTERN size_t ringo_write_queue_size(const ringo_stream_t *stream);
+
+/* ---- UDP --------------------------------------------------------------- */
+
+/* recv flags */
+#define RINGO_UDP_TRUNCATED (1U << 0)	/* the datagram was longer than the buffer */
+
+/* Default receive buffer: any UDP datagram fits. */
+#define RINGO_UDP_MAX_DATAGRAM 65536
+
+/*
+ * A datagram: nread bytes at data from addr (valid during the callback),
+ * flags RINGO_UDP_TRUNCATED if it was cut; nread < 0 is -errno and
+ * receiving stops.
+ */
+typedef void (*ringo_udp_recv_cb)(ringo_udp_t *udp, ssize_t nread, const void *data,
+				  const struct sockaddr *addr, unsigned flags);
+typedef void (*ringo_udp_send_cb)(ringo_udp_send_t *req, int status);
+
+struct ringo_udp {
+	RINGO_HANDLE_FIELDS
+	int fd;				/* read-only: -1 before bind/connect/send */
+	uint32_t uflags;		/* private */
+	ringo_udp_recv_cb recv_cb;	/* private */
+	uint64_t recv_id;		/* private */
+	unsigned char *buf;		/* private: allocated at recv_start */
+	size_t buf_size;		/* private: default RINGO_UDP_MAX_DATAGRAM */
+	struct msghdr msg;		/* private: the recvmsg in flight */
+	struct iovec iov;		/* private */
+	struct sockaddr_storage from;	/* private */
+};
+
+struct ringo_udp_send {
+	RINGO_REQ_FIELDS
+	ringo_udp_t *handle;		/* read-only */
+	ringo_udp_send_cb cb;		/* read-only */
+	struct msghdr msg;		/* private */
+	struct sockaddr_storage addr;	/* private: a copy of the destination */
+};
+
+RINGO_EXTERN int ringo_udp_init(ringo_loop_t *loop, ringo_udp_t *udp);
+/* Bind (AF_INET/AF_INET6); flags RINGO_TCP_REUSEPORT apply here too. */
+RINGO_EXTERN int ringo_udp_bind(ringo_udp_t *udp, const struct sockaddr *addr, unsigned flags);
+/* Fix the peer: sends may then pass a NULL address, and only its datagrams arrive. */
+RINGO_EXTERN int ringo_udp_connect(ringo_udp_t *udp, const struct sockaddr *addr);
+/*
+ * Send one datagram made of `nbufs` buffers (array and data valid until
+ * cb) to `addr` (NULL on a connected handle). -EINVAL for bad arguments,
+ * -EMSGSIZE in cb for a datagram too large, -ECONNREFUSED on connected
+ * handles after an ICMP error.
+ */
+RINGO_EXTERN int ringo_udp_send(ringo_udp_send_t *req, ringo_udp_t *udp, const struct iovec *bufs,
+				unsigned nbufs, const struct sockaddr *addr, ringo_udp_send_cb cb);
+/* Receive into `size` bytes (1..RINGO_UDP_MAX_DATAGRAM) instead of the
+ * default; longer datagrams arrive cut, flagged RINGO_UDP_TRUNCATED. Only
+ * while not receiving (-EBUSY otherwise). */
+RINGO_EXTERN int ringo_udp_set_recv_size(ringo_udp_t *udp, size_t size);
+RINGO_EXTERN int ringo_udp_recv_start(ringo_udp_t *udp, ringo_udp_recv_cb cb);
+RINGO_EXTERN int ringo_udp_recv_stop(ringo_udp_t *udp);
+RINGO_EXTERN int ringo_udp_getsockname(const ringo_udp_t *udp, struct sockaddr *addr,
+				       socklen_t *len);
+
+/* ---- DNS --------------------------------------------------------------- */
+
+/*
+ * status 0 and `res` (free it with ringo_freeaddrinfo), or -errno:
+ * -ENOENT no such host or service (EAI_NONAME, EAI_NODATA, EAI_SERVICE),
+ * -EAGAIN temporary failure, -EAFNOSUPPORT, -ESOCKTNOSUPPORT, -EINVAL bad
+ * flags, -ENOMEM, -ECANCELED when cancelled, other -errno for EAI_SYSTEM,
+ * -EIO for anything else.
+ */
+typedef void (*ringo_getaddrinfo_cb)(ringo_getaddrinfo_t *req, int status,
+				     struct addrinfo *res);
+
+struct ringo_getaddrinfo {
+	RINGO_REQ_FIELDS
+	ringo_getaddrinfo_cb cb;	/* read-only */
+	const char *host;		/* read-only: the caller's, kept until cb */
+	const char *service;		/* read-only: likewise */
+	struct addrinfo hints;		/* private: a copy */
+	int has_hints;			/* private */
+	int status;			/* private */
+	struct addrinfo *res;		/* private */
+	ringo_work_t work;		/* private */
+};
+
+/*
+ * Resolve host/service with getaddrinfo(3) on the work pool; cb runs on
+ * the loop thread. host or service may be NULL (not both); hints is
+ * copied. ringo_cancel() before a pool thread picks it up gives
+ * -ECANCELED. Returns 0 or -EINVAL.
+ */
+RINGO_EXTERN int ringo_getaddrinfo(ringo_loop_t *loop, ringo_getaddrinfo_t *req,
+				   ringo_getaddrinfo_cb cb, const char *host, const char *service,
+				   const struct addrinfo *hints);
+RINGO_EXTERN void ringo_freeaddrinfo(struct addrinfo *ai);
 
 #ifdef __cplusplus
 }

@@ -11,9 +11,24 @@
 /* Per handle type: what closing must undo (cancel ops, leave lists). */
 typedef void (*close_hook_fn)(ringo_handle_t *h);
 
+void ringo__stream_close(ringo_handle_t *h);
+void ringo__stream_finalize(ringo_handle_t *h);
+void ringo__udp_close(ringo_handle_t *h);
+void ringo__udp_finalize(ringo_handle_t *h);
+
 static const close_hook_fn close_hooks[RINGO_HANDLE_TYPE_MAX] = {
 	[RINGO_HANDLE_ASYNC] = ringo__async_close,
 	[RINGO_HANDLE_TIMER] = ringo__timer_close,
+	[RINGO_HANDLE_TCP] = ringo__stream_close,
+	[RINGO_HANDLE_UNIX] = ringo__stream_close,
+	[RINGO_HANDLE_UDP] = ringo__udp_close,
+};
+
+/* Per type: what to release once no op is in flight, before close_cb. */
+static const close_hook_fn finalize_hooks[RINGO_HANDLE_TYPE_MAX] = {
+	[RINGO_HANDLE_TCP] = ringo__stream_finalize,
+	[RINGO_HANDLE_UNIX] = ringo__stream_finalize,
+	[RINGO_HANDLE_UDP] = ringo__udp_finalize,
 };
 
 void ringo__handle_init(ringo_loop_t *loop, ringo_handle_t *h, int type)
@@ -140,6 +155,8 @@ static void run_closes(struct ringo__loop *l)
 	l->close_head = l->close_tail = NULL;
 	for (; h; h = next) {
 		next = h->next_closing;
+		if (finalize_hooks[h->type])
+			finalize_hooks[h->type](h);
 		h->hflags |= HANDLE_CLOSED;
 		l->open_handles--;
 		/* From here the memory is the caller's: touch nothing after. */

@@ -17,6 +17,8 @@
 
 #include "loop_internal.h"
 
+void ringo__pool_free(ringo_loop_t *loop);
+
 #define DEFAULT_ENTRIES 256
 #define CQE_BATCH 64		/* CQEs copied out per pass while draining */
 #define LOOP_ENABLED (1U << 3)	/* the disabled ring was enabled */
@@ -437,6 +439,7 @@ RINGO_EXTERN int ringo_loop_close(ringo_loop_t *loop)
 	if (l->host_fd >= 0)
 		close(l->host_fd);
 	ringo__timers_free(loop);
+	ringo__pool_free(loop);
 	ringo__ops_free(loop);
 	ringo_ring_exit(&l->ring);
 	memset(loop->private_, 0, sizeof(loop->private_));

@@ -56,6 +56,7 @@ static inline unsigned ringo__hash_id(uint64_t id)
 
 struct ringo__op;
 struct ringo__work_pool;
+struct ringo__bufpool;
 
 /* Called for each CQE of the op (res, cqe flags), on the loop thread. */
 typedef void (*ringo__complete_fn)(ringo_loop_t *loop, struct ringo__op *op, int res,
@@ -117,6 +118,8 @@ struct ringo__loop {
 	uint64_t wake_id;		/* its op id */
 	int host_fd;			/* eventfd registered for embedding, or -1 */
 	struct ringo__work_pool *pool;	/* created on first ringo_work_queue */
+	struct ringo__bufpool *bufpool;	/* receive buffers, on first read_start */
+	int bufpool_no_ms_accept;	/* the kernel refused multishot accept */
 	struct heap timers;		/* timers and request deadlines, by deadline */
 	uint64_t timer_seq;		/* push counter: FIFO among equal deadlines */
 	uint64_t timeout_id;		/* the wait-timeout op without EXT_ARG, or 0 */

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared by net/: the loop's receive buffer pool and stream internals.
+ */
+#ifndef RINGO_NET_INTERNAL_H
+#define RINGO_NET_INTERNAL_H
+
+#include "loop_internal.h"
+
+/*
+ * The receive pool: RINGO__POOL_MAX buffers of RINGO__POOL_BUF bytes at the
+ * most (16 MiB, the documented bound), allocated RINGO__POOL_CHUNK at a time
+ * as -ENOBUFS says more are needed. In ring mode they sit in a provided-
+ * buffer ring (group RINGO__POOL_BGID, reserved for the loop) and the
+ * kernel picks one per receive; in plain mode (no buffer rings, or turned
+ * off) a free stack hands one to each single-shot recv.
+ */
+#define RINGO__POOL_BUF 16384U
+#define RINGO__POOL_CHUNK 64U
+#define RINGO__POOL_MAX 1024U
+#define RINGO__POOL_BGID 0xfffeU
+#define RINGO__NO_BID UINT32_MAX
+
+struct ringo__bufpool {
+	struct ringo_buf_ring *br;	/* NULL in plain mode */
+	unsigned char *chunks[RINGO__POOL_MAX / RINGO__POOL_CHUNK];
+	unsigned count;			/* buffers allocated */
+	uint32_t free[RINGO__POOL_MAX];	/* plain mode: free bids */
+	unsigned nfree;
+	uint32_t next[RINGO__POOL_MAX];	/* stash links */
+	uint32_t len[RINGO__POOL_MAX];	/* stash lengths */
+	uint8_t kept[RINGO__POOL_MAX];	/* held by the user via ringo_read_keep */
+	bool multishot;			/* multishot recv usable */
+};
+
+struct ringo__bufpool *ringo__pool(ringo_loop_t *loop);
+void ringo__pool_free(ringo_loop_t *loop);
+int ringo__pool_grow(ringo_loop_t *loop, struct ringo__bufpool *p);
+void *ringo__pool_addr(struct ringo__bufpool *p, uint32_t bid);
+void ringo__pool_recycle(struct ringo__bufpool *p, uint32_t bid);
+/* Plain mode: a free buffer, or RINGO__NO_BID. */
+uint32_t ringo__pool_take(ringo_loop_t *loop, struct ringo__bufpool *p);
+
+/* stream_read.c / stream_write.c */
+void ringo__read_close(ringo_stream_t *s);
+void ringo__write_fail_all(ringo_stream_t *s, int err);
+int ringo__stream_send_next(ringo_stream_t *s);
+
+/* stream flags */
+#define STREAM_LISTENING (1U << 0)
+#define STREAM_READING (1U << 1)
+#define STREAM_CONNECTED (1U << 2)
+#define STREAM_SHUT_WR (1U << 3)
+#define STREAM_IN_READ_CB (1U << 4)
+#define STREAM_KEPT (1U << 5)
+#define STREAM_EOF (1U << 6)	/* EOF received while not reading: report at start */
+#define STREAM_IN_WRITE_CB (1U << 7)
+
+#endif

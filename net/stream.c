@@ -1,0 +1,436 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Stream handles (TCP and Unix sockets): set-up, bind, listen and accept,
+ * connect, shutdown, close, and socket options. Reads are in
+ * stream_read.c, the write queue in stream_write.c.
+ *
+ * Sockets are left blocking: io_uring arms its own poll when a socket op
+ * would block, while an O_NONBLOCK socket would hand -EAGAIN back to us.
+ */
+#include <netinet/tcp.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "net_internal.h"
+
+int ringo__req_final_res(ringo_req_t *req, int res, bool user_cancelled);
+
+static bool is_stream(const ringo_stream_t *s)
+{
+	return s && s->loop && (s->type == RINGO_HANDLE_TCP || s->type == RINGO_HANDLE_UNIX) &&
+	       (s->hflags & HANDLE_INIT) && !(s->hflags & (HANDLE_CLOSING | HANDLE_CLOSED));
+}
+
+static int stream_init(ringo_loop_t *loop, ringo_stream_t *s, int type)
+{
+	if (!loop || !s || !(L(loop)->state & LOOP_READY))
+		return -EINVAL;
+	memset((char *)s + offsetof(ringo_stream_t, fd), 0,
+	       sizeof(*s) - offsetof(ringo_stream_t, fd));
+	ringo__handle_init(loop, (ringo_handle_t *)s, type);
+	s->fd = -1;
+	s->accepted_fd = -1;
+	s->read_bid = RINGO__NO_BID;
+	s->stash_head = s->stash_tail = RINGO__NO_BID;
+	queue_init(&s->write_q);
+	return 0;
+}
+
+RINGO_EXTERN int ringo_tcp_init(ringo_loop_t *loop, ringo_tcp_t *tcp)
+{
+	return stream_init(loop, tcp, RINGO_HANDLE_TCP);
+}
+
+RINGO_EXTERN int ringo_unix_init(ringo_loop_t *loop, ringo_unix_t *un)
+{
+	return stream_init(loop, un, RINGO_HANDLE_UNIX);
+}
+
+static int open_socket(ringo_stream_t *s, int family)
+{
+	if (s->fd >= 0)
+		return 0;
+	s->fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	return s->fd < 0 ? -errno : 0;
+}
+
+static socklen_t inet_len(const struct sockaddr *addr)
+{
+	if (addr->sa_family == AF_INET)
+		return sizeof(struct sockaddr_in);
+	if (addr->sa_family == AF_INET6)
+		return sizeof(struct sockaddr_in6);
+	return 0;
+}
+
+static int sys(int ret)
+{
+	return ret < 0 ? -errno : 0;
+}
+
+RINGO_EXTERN int ringo_tcp_bind(ringo_tcp_t *tcp, const struct sockaddr *addr, unsigned flags)
+{
+	socklen_t len = addr ? inet_len(addr) : 0;
+	int one = 1, ret;
+
+	if (!is_stream(tcp) || tcp->type != RINGO_HANDLE_TCP || !len ||
+	    (flags & ~(RINGO_TCP_REUSEPORT | RINGO_TCP_IPV6ONLY)))
+		return -EINVAL;
+	if ((flags & RINGO_TCP_IPV6ONLY) && addr->sa_family != AF_INET6)
+		return -EINVAL;
+	ret = open_socket(tcp, addr->sa_family);
+	if (!ret)
+		ret = sys(setsockopt(tcp->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)));
+	if (!ret && (flags & RINGO_TCP_REUSEPORT))
+		ret = sys(setsockopt(tcp->fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)));
+	if (!ret && (flags & RINGO_TCP_IPV6ONLY))
+		ret = sys(setsockopt(tcp->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)));
+	if (!ret)
+		ret = sys(bind(tcp->fd, addr, len));
+	return ret;
+}
+
+/* Fill a sockaddr_un; abstract names (leading NUL) use exactly `len`. */
+static int unix_addr(struct sockaddr_un *sun, socklen_t *sl, const char *name, size_t len)
+{
+	if (!name)
+		return -EINVAL;
+	if (!len && name[0])
+		len = strlen(name);
+	if (!len || len >= sizeof(sun->sun_path) || (name[0] && memchr(name, 0, len)))
+		return -EINVAL;
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	memcpy(sun->sun_path, name, len);
+	*sl = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + (name[0] ? 1 : 0));
+	return 0;
+}
+
+RINGO_EXTERN int ringo_unix_bind(ringo_unix_t *un, const char *name, size_t len)
+{
+	struct sockaddr_un sun;
+	socklen_t sl;
+	int ret;
+
+	if (!is_stream(un) || un->type != RINGO_HANDLE_UNIX)
+		return -EINVAL;
+	ret = unix_addr(&sun, &sl, name, len);
+	if (!ret)
+		ret = open_socket(un, AF_UNIX);
+	if (!ret)
+		ret = sys(bind(un->fd, (struct sockaddr *)&sun, sl));
+	return ret;
+}
+
+/* ---- accept ----------------------------------------------------------- */
+
+static int arm_accept(ringo_stream_t *s);
+
+static void accept_complete(ringo_loop_t *loop, struct ringo__op *op, int res, unsigned flags)
+{
+	ringo_stream_t *s = op->owner;
+
+	(void)loop;
+	if (!(flags & RINGO_CQE_F_MORE))
+		s->accept_id = 0;
+	if (!(s->sflags & STREAM_LISTENING) || (s->hflags & HANDLE_CLOSING)) {
+		if (res >= 0)
+			close(res);
+		return;
+	}
+	if (res >= 0) {
+		s->accepted_fd = res;
+		s->connection_cb(s, 0);
+		/* Not taken inside the callback: nobody will take it. */
+		if (s->accepted_fd >= 0)
+			close(s->accepted_fd);
+		s->accepted_fd = -1;
+	} else if (res == -EINVAL && L(s->loop)->bufpool_no_ms_accept == 0 &&
+		   !(flags & RINGO_CQE_F_MORE) && s->accept_id == 0) {
+		/* Multishot accept refused (before 5.19): single-shot from now. */
+		L(s->loop)->bufpool_no_ms_accept = 1;
+	} else if (res != -ECANCELED && res != -EINTR && res != -EAGAIN) {
+		s->connection_cb(s, res);
+	}
+	if (!s->accept_id && (s->sflags & STREAM_LISTENING) && !(s->hflags & HANDLE_CLOSING))
+		arm_accept(s);
+}
+
+static int arm_accept(ringo_stream_t *s)
+{
+	struct ringo__loop *l = L(s->loop);
+	struct ringo__op *op = ringo__op_new(s->loop, accept_complete, s, (ringo_handle_t *)s);
+	struct ringo_sqe *sqe;
+
+	if (!op)
+		return -ENOMEM;
+	sqe = ringo__op_sqe(s->loop, op);
+	if ((l->flags & RINGO_LOOP_NO_MULTISHOT) || l->bufpool_no_ms_accept)
+		ringo_prep_accept(sqe, s->fd, NULL, NULL, SOCK_CLOEXEC);
+	else
+		ringo_prep_multishot_accept(sqe, s->fd, NULL, NULL, SOCK_CLOEXEC);
+	s->accept_id = op->id;
+	return 0;
+}
+
+RINGO_EXTERN int ringo_listen(ringo_stream_t *s, int backlog, ringo_connection_cb cb)
+{
+	int ret;
+
+	if (!is_stream(s) || !cb || backlog < 0)
+		return -EINVAL;
+	if (s->fd < 0)
+		return -EINVAL;
+	if (s->sflags & STREAM_LISTENING)
+		return -EALREADY;
+	ret = sys(listen(s->fd, backlog));
+	if (ret)
+		return ret;
+	s->connection_cb = cb;
+	s->sflags |= STREAM_LISTENING;
+	ret = arm_accept(s);
+	if (ret) {
+		s->sflags &= ~STREAM_LISTENING;
+		return ret;
+	}
+	ringo__handle_start((ringo_handle_t *)s);
+	return 0;
+}
+
+RINGO_EXTERN int ringo_accept(ringo_stream_t *server, ringo_stream_t *client)
+{
+	if (!is_stream(server) || !is_stream(client) || client->type != server->type ||
+	    client->fd >= 0 || client == server)
+		return -EINVAL;
+	if (server->accepted_fd < 0)
+		return -EAGAIN;
+	client->fd = server->accepted_fd;
+	client->sflags |= STREAM_CONNECTED;
+	server->accepted_fd = -1;
+	return 0;
+}
+
+/* ---- connect ---------------------------------------------------------- */
+
+static void connect_complete(ringo_loop_t *loop, struct ringo__op *op, int res, unsigned flags)
+{
+	ringo_connect_t *req = op->owner;
+	ringo_stream_t *s = req->handle;
+
+	(void)loop;
+	(void)flags;
+	req->op_id = 0;
+	s->connect_id = 0;
+	if (req->rflags)
+		res = ringo__req_final_res((ringo_req_t *)req, res,
+					   op->state != RINGO__OP_INFLIGHT &&
+						   !(req->rflags & REQ_TIMED_OUT));
+	if (res == 0)
+		s->sflags |= STREAM_CONNECTED;
+	req->cb(req, res);
+}
+
+static int start_connect(ringo_connect_t *req, ringo_stream_t *s, ringo_connect_cb cb)
+{
+	struct ringo__op *op;
+
+	if (s->connect_id || (s->sflags & (STREAM_CONNECTED | STREAM_LISTENING)))
+		return -EALREADY;
+	op = ringo__op_new(s->loop, connect_complete, req, (ringo_handle_t *)s);
+	if (!op)
+		return -ENOMEM;
+	op->counts_active = 1;
+	L(s->loop)->active_reqs++;
+	req->loop = s->loop;
+	req->type = RINGO_REQ_CONNECT;
+	req->handle = s;
+	req->cb = cb;
+	req->op_id = op->id;
+	req->heap_index = HEAP_NONE;
+	req->rflags = 0;
+	s->connect_id = op->id;
+	ringo_prep_connect(ringo__op_sqe(s->loop, op), s->fd, (struct sockaddr *)&req->addr,
+			   req->addrlen);
+	return 0;
+}
+
+RINGO_EXTERN int ringo_tcp_connect(ringo_connect_t *req, ringo_tcp_t *tcp,
+				   const struct sockaddr *addr, ringo_connect_cb cb)
+{
+	socklen_t len = addr ? inet_len(addr) : 0;
+	int ret;
+
+	if (!req || !is_stream(tcp) || tcp->type != RINGO_HANDLE_TCP || !cb || !len)
+		return -EINVAL;
+	if (tcp->connect_id || (tcp->sflags & (STREAM_CONNECTED | STREAM_LISTENING)))
+		return -EALREADY;
+	ret = open_socket(tcp, addr->sa_family);
+	if (ret)
+		return ret;
+	memcpy(&req->addr, addr, len);
+	req->addrlen = len;
+	return start_connect(req, tcp, cb);
+}
+
+RINGO_EXTERN int ringo_unix_connect(ringo_connect_t *req, ringo_unix_t *un, const char *name,
+				    size_t len, ringo_connect_cb cb)
+{
+	int ret;
+
+	if (!req || !is_stream(un) || un->type != RINGO_HANDLE_UNIX || !cb)
+		return -EINVAL;
+	if (un->connect_id || (un->sflags & (STREAM_CONNECTED | STREAM_LISTENING)))
+		return -EALREADY;
+	ret = unix_addr((struct sockaddr_un *)&req->addr, &req->addrlen, name, len);
+	if (!ret)
+		ret = open_socket(un, AF_UNIX);
+	if (ret)
+		return ret;
+	return start_connect(req, un, cb);
+}
+
+/* ---- shutdown --------------------------------------------------------- */
+
+static void shutdown_complete(ringo_loop_t *loop, struct ringo__op *op, int res, unsigned flags)
+{
+	ringo_shutdown_t *req = op->owner;
+
+	(void)loop;
+	(void)flags;
+	req->op_id = 0;
+	req->handle->shutdown_id = 0;
+	req->cb(req, res);
+}
+
+/* Called when the write queue is empty (now or after the last write). */
+int ringo__stream_shutdown_now(ringo_stream_t *s)
+{
+	ringo_shutdown_t *req = s->shutdown_req;
+	struct ringo__op *op = ringo__op_new(s->loop, shutdown_complete, req, (ringo_handle_t *)s);
+
+	if (!op)
+		return -ENOMEM;
+	s->shutdown_req = NULL;
+	op->counts_active = 1;
+	req->op_id = op->id;
+	s->shutdown_id = op->id;
+	ringo_prep_shutdown(ringo__op_sqe(s->loop, op), s->fd, SHUT_WR);
+	return 0;
+}
+
+RINGO_EXTERN int ringo_shutdown(ringo_shutdown_t *req, ringo_stream_t *s, ringo_shutdown_cb cb)
+{
+	if (!req || !is_stream(s) || !cb)
+		return -EINVAL;
+	if (!(s->sflags & STREAM_CONNECTED))
+		return -ENOTCONN;
+	if (s->sflags & STREAM_SHUT_WR)
+		return -EALREADY;
+	req->loop = s->loop;
+	req->type = RINGO_REQ_SHUTDOWN;
+	req->handle = s;
+	req->cb = cb;
+	req->op_id = 0;
+	req->rflags = 0;
+	req->heap_index = HEAP_NONE;
+	s->sflags |= STREAM_SHUT_WR;
+	s->shutdown_req = req;
+	/* Counted active now: it waits for the write queue. */
+	L(s->loop)->active_reqs++;
+	if (s->send_id || !queue_empty(&s->write_q))
+		return 0;
+	if (ringo__stream_shutdown_now(s)) {
+		L(s->loop)->active_reqs--;
+		s->shutdown_req = NULL;
+		s->sflags &= ~STREAM_SHUT_WR;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* ---- close ------------------------------------------------------------ */
+
+static void cancel_id(ringo_loop_t *loop, uint64_t id)
+{
+	struct ringo__op *op = id ? ringo__op_find(loop, id) : NULL;
+
+	if (op)
+		ringo__op_cancel(loop, op);
+}
+
+/* ringo_close: stop everything; the fd closes once the last CQE is in. */
+void ringo__stream_close(ringo_handle_t *h)
+{
+	ringo_stream_t *s = (ringo_stream_t *)h;
+
+	s->sflags &= ~STREAM_LISTENING;
+	ringo__read_close(s);
+	cancel_id(s->loop, s->accept_id);
+	cancel_id(s->loop, s->recv_id);
+	cancel_id(s->loop, s->send_id);
+	cancel_id(s->loop, s->connect_id);
+	cancel_id(s->loop, s->shutdown_id);
+}
+
+/* Runs from the loop just before close_cb: no op of s is in flight. */
+void ringo__stream_finalize(ringo_handle_t *h)
+{
+	ringo_stream_t *s = (ringo_stream_t *)h;
+
+	ringo__write_fail_all(s, -ECANCELED);
+	if (s->shutdown_req) {
+		ringo_shutdown_t *req = s->shutdown_req;
+
+		s->shutdown_req = NULL;
+		L(s->loop)->active_reqs--;
+		req->cb(req, -ECANCELED);
+	}
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+}
+
+/* ---- options and names ------------------------------------------------ */
+
+RINGO_EXTERN int ringo_tcp_nodelay(ringo_tcp_t *tcp, int enable)
+{
+	int on = !!enable;
+
+	if (!is_stream(tcp) || tcp->type != RINGO_HANDLE_TCP || tcp->fd < 0)
+		return -EINVAL;
+	return sys(setsockopt(tcp->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)));
+}
+
+RINGO_EXTERN int ringo_tcp_keepalive(ringo_tcp_t *tcp, int enable, unsigned delay_s)
+{
+	int on = !!enable, delay = (int)delay_s, ret;
+
+	if (!is_stream(tcp) || tcp->type != RINGO_HANDLE_TCP || tcp->fd < 0 ||
+	    (enable && (delay_s == 0 || delay_s > 32767)))
+		return -EINVAL;
+	ret = sys(setsockopt(tcp->fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)));
+	if (!ret && enable)
+		ret = sys(setsockopt(tcp->fd, IPPROTO_TCP, TCP_KEEPIDLE, &delay, sizeof(delay)));
+	return ret;
+}
+
+RINGO_EXTERN int ringo_getsockname(const ringo_stream_t *s, struct sockaddr *addr, socklen_t *len)
+{
+	if (!s || s->fd < 0 || !addr || !len)
+		return -EINVAL;
+	return sys(getsockname(s->fd, addr, len));
+}
+
+RINGO_EXTERN int ringo_getpeername(const ringo_stream_t *s, struct sockaddr *addr, socklen_t *len)
+{
+	if (!s || s->fd < 0 || !addr || !len)
+		return -EINVAL;
+	return sys(getpeername(s->fd, addr, len));
+}
+
+RINGO_EXTERN size_t ringo_write_queue_size(const ringo_stream_t *s)
+{
+	return s ? s->write_queue_size : 0;
+}

@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The write queue of a stream. One send is in flight at a time; it gathers
+ * the unsent part of the queued requests (up to RINGO_STREAM_IOVS buffers)
+ * into one send/sendmsg, so many small writes leave in one system call and
+ * a partial send is simply continued by the next one. Requests complete in
+ * the order they were queued. MSG_NOSIGNAL: a closed peer is -EPIPE, not
+ * SIGPIPE.
+ */
+#include <limits.h>
+#include <string.h>
+
+#include "net_internal.h"
+
+int ringo__stream_shutdown_now(ringo_stream_t *s);
+
+static ringo_write_t *head(ringo_stream_t *s)
+{
+	return container_of(queue_head(&s->write_q), ringo_write_t, write_q);
+}
+
+static void finish(ringo_stream_t *s, ringo_write_t *req, int status)
+{
+	queue_remove(&req->write_q);
+	L(s->loop)->active_reqs--;
+	req->op_id = 0;
+	req->cb(req, status);
+}
+
+void ringo__write_fail_all(ringo_stream_t *s, int err)
+{
+	while (!queue_empty(&s->write_q))
+		finish(s, head(s), err);
+	s->write_queue_size = 0;
+}
+
+/* Consume `n` sent bytes from the front of the queue, completing requests. */
+static void advance(ringo_stream_t *s, size_t n)
+{
+	ringo_write_t *req;
+	size_t left;
+
+	s->write_queue_size -= n;
+	while (!queue_empty(&s->write_q)) {
+		req = head(s);
+		while (req->buf_idx < req->nbufs) {
+			left = req->bufs[req->buf_idx].iov_len - req->buf_off;
+			if (n < left) {
+				req->buf_off += n;
+				return;
+			}
+			n -= left;
+			req->buf_idx++;
+			req->buf_off = 0;
+		}
+		finish(s, req, 0);
+		if (s->hflags & HANDLE_CLOSING)
+			return;
+	}
+}
+
+static void send_complete(ringo_loop_t *loop, struct ringo__op *op, int res, unsigned flags)
+{
+	ringo_stream_t *s = op->owner;
+
+	(void)loop;
+	(void)flags;
+	s->send_id = 0;
+	s->sflags |= STREAM_IN_WRITE_CB;
+	if (res < 0)
+		ringo__write_fail_all(s, res);
+	else
+		advance(s, (size_t)res);
+	s->sflags &= ~STREAM_IN_WRITE_CB;
+	if (s->hflags & HANDLE_CLOSING)
+		return;
+	if (!queue_empty(&s->write_q))
+		ringo__stream_send_next(s);
+	else if (s->shutdown_req)
+		ringo__stream_shutdown_now(s);
+}
+
+/* Gather unsent buffers, oldest first, into s->iov. */
+static unsigned gather(ringo_stream_t *s)
+{
+	struct ringo_queue *q;
+	ringo_write_t *req;
+	unsigned n = 0, i;
+	size_t off;
+
+	for (q = queue_head(&s->write_q); q != &s->write_q && n < RINGO_STREAM_IOVS; q = q->next) {
+		req = container_of(q, ringo_write_t, write_q);
+		for (i = req->buf_idx; i < req->nbufs && n < RINGO_STREAM_IOVS; i++) {
+			off = i == req->buf_idx ? req->buf_off : 0;
+			s->iov[n].iov_base = (char *)req->bufs[i].iov_base + off;
+			s->iov[n].iov_len = req->bufs[i].iov_len - off;
+			n++;
+		}
+	}
+	return n;
+}
+
+int ringo__stream_send_next(ringo_stream_t *s)
+{
+	struct ringo__op *op;
+	struct ringo_sqe *sqe;
+	unsigned n;
+
+	if (s->send_id || queue_empty(&s->write_q) || (s->sflags & STREAM_IN_WRITE_CB))
+		return 0;
+	op = ringo__op_new(s->loop, send_complete, s, (ringo_handle_t *)s);
+	if (!op)
+		return -ENOMEM;
+	n = gather(s);
+	sqe = ringo__op_sqe(s->loop, op);
+	if (n == 1) {
+		ringo_prep_send(sqe, s->fd, s->iov[0].iov_base, s->iov[0].iov_len, MSG_NOSIGNAL);
+	} else {
+		memset(&s->msg, 0, sizeof(s->msg));
+		s->msg.msg_iov = s->iov;
+		s->msg.msg_iovlen = n;
+		ringo_prep_sendmsg(sqe, s->fd, &s->msg, MSG_NOSIGNAL);
+	}
+	s->send_id = op->id;
+	return 0;
+}
+
+static int total_len(const struct iovec *bufs, unsigned nbufs, size_t *total)
+{
+	unsigned i;
+
+	*total = 0;
+	for (i = 0; i < nbufs; i++) {
+		if (!bufs[i].iov_base && bufs[i].iov_len)
+			return -EINVAL;
+		if (bufs[i].iov_len > SSIZE_MAX - *total)
+			return -EINVAL;
+		*total += bufs[i].iov_len;
+	}
+	return 0;
+}
+
+RINGO_EXTERN int ringo_write(ringo_write_t *req, ringo_stream_t *s, const struct iovec *bufs,
+			     unsigned nbufs, ringo_write_cb cb)
+{
+	size_t total;
+	int ret;
+
+	if (!req || !s || !bufs || !cb || !nbufs || nbufs > IOV_MAX ||
+	    (s->type != RINGO_HANDLE_TCP && s->type != RINGO_HANDLE_UNIX) ||
+	    !(s->hflags & HANDLE_INIT) || (s->hflags & (HANDLE_CLOSING | HANDLE_CLOSED)))
+		return -EINVAL;
+	if (s->fd < 0 || !(s->sflags & STREAM_CONNECTED))
+		return -ENOTCONN;
+	if (s->sflags & STREAM_SHUT_WR)
+		return -EPIPE;
+	ret = total_len(bufs, nbufs, &total);
+	if (ret)
+		return ret;
+	req->loop = s->loop;
+	req->type = RINGO_REQ_WRITE;
+	req->handle = s;
+	req->cb = cb;
+	req->bufs = bufs;
+	req->nbufs = nbufs;
+	req->buf_idx = 0;
+	req->buf_off = 0;
+	req->op_id = 0;
+	req->rflags = 0;
+	req->heap_index = HEAP_NONE;
+	queue_insert_tail(&s->write_q, &req->write_q);
+	s->write_queue_size += total;
+	L(s->loop)->active_reqs++;
+	ret = ringo__stream_send_next(s);
+	if (ret) {
+		queue_remove(&req->write_q);
+		s->write_queue_size -= total;
+		L(s->loop)->active_reqs--;
+	}
+	return ret;
+}
