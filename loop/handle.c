@@ -121,9 +121,10 @@ RINGO_EXTERN int ringo_close(ringo_handle_t *h, ringo_close_cb close_cb)
 		return -EALREADY;
 	h->hflags |= HANDLE_CLOSING;
 	h->close_cb = close_cb;
+	L(h->loop)->closing_handles++;
 	if (close_hooks[h->type])
 		close_hooks[h->type](h);
-	/* Closing handles stay counted as alive until close_cb via pending. */
+	/* The loop stays alive for it through closing_handles until close_cb. */
 	if (h->hflags & HANDLE_ACTIVE) {
 		h->hflags &= ~HANDLE_ACTIVE;
 		if (h->hflags & HANDLE_REF)
@@ -159,6 +160,7 @@ static void run_closes(struct ringo__loop *l)
 			finalize_hooks[h->type](h);
 		h->hflags |= HANDLE_CLOSED;
 		l->open_handles--;
+		l->closing_handles--;
 		/* From here the memory is the caller's: touch nothing after. */
 		if (h->close_cb)
 			h->close_cb(h);

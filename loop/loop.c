@@ -164,9 +164,11 @@ static bool has_deferred_work(const struct ringo__loop *l)
 	       !queue_empty(&l->aborted);
 }
 
+/* Closing handles count until their close_cb: a socket whose cancelled ops
+ * have not all reported yet still needs the loop to run. */
 static int alive(const struct ringo__loop *l)
 {
-	return l->active_handles || l->active_reqs || has_deferred_work(l);
+	return l->active_handles || l->active_reqs || l->closing_handles || has_deferred_work(l);
 }
 
 RINGO_EXTERN int ringo_loop_alive(const ringo_loop_t *loop)

@@ -104,6 +104,7 @@ struct ringo__loop {
 	struct ringo_queue aborted;	/* ops cancelled before submission */
 	struct ringo_queue deferred;	/* requests finishing without a CQE */
 	unsigned open_handles;		/* initialised, close_cb not yet run */
+	unsigned closing_handles;	/* ringo_close called, close_cb not yet run */
 	struct ringo_queue asyncs;	/* async handles, for the wake scan */
 	unsigned active_handles;	/* active and referenced */
 	unsigned active_reqs;		/* requests in flight */
