@@ -690,6 +690,59 @@ START_TEST(test_probe)
 }
 END_TEST
 
+/* NAPI busy-poll settings (6.9): unregister hands back what was set. */
+START_TEST(test_napi)
+{
+	struct ringo_napi napi = { .busy_poll_to = 100, .prefer_busy_poll = 1 };
+	struct ringo_napi back;
+	struct ringo_ring ring;
+	int ret;
+
+	TEST_RING_INIT(&ring, 4, 0);
+	ck_assert_int_eq(ringo_ring_register_napi(&ring, NULL), -EINVAL);
+	ck_assert_int_eq(ringo_ring_register_napi(NULL, &napi), -EINVAL);
+	ret = ringo_ring_register_napi(&ring, &napi);
+	if (ret == -EINVAL && !test_kernel_at_least(6, 9)) {
+		ringo_ring_exit(&ring);
+		TEST_SKIP("kernel lacks IORING_REGISTER_NAPI (6.9)");
+	}
+	ck_assert_int_eq(ret, 0);
+	memset(&back, 0, sizeof(back));
+	ck_assert_int_eq(ringo_ring_unregister_napi(&ring, &back), 0);
+	ck_assert_uint_eq(back.busy_poll_to, 100);
+	ck_assert_uint_eq(back.prefer_busy_poll, 1);
+	ringo_ring_exit(&ring);
+}
+END_TEST
+
+/* A ring made disabled takes no submissions until enabled; io-wq limits
+ * read back what was set. */
+START_TEST(test_enable_and_iowq_limits)
+{
+	struct ringo_ring ring;
+	struct ringo_sqe *sqe;
+	struct ringo_cqe cqe;
+	unsigned limits[2] = { 3, 5 }, readback[2] = { 0, 0 };
+
+	TEST_RING_INIT(&ring, 4, RINGO_SETUP_R_DISABLED);
+	sqe = ringo_ring_get_sqe(&ring);
+	ck_assert_ptr_nonnull(sqe);
+	ringo_prep_nop(sqe);
+	ringo_sqe_set_data64(sqe, 7);
+	ck_assert_int_eq(ringo_ring_submit(&ring), -EBADFD);
+	ck_assert_int_eq(ringo_ring_enable(&ring), 0);
+	cqe = test_submit_wait_one(&ring);
+	ck_assert_uint_eq(cqe.user_data, 7);
+	ck_assert_int_eq(cqe.res, 0);
+	ck_assert_int_eq(ringo_ring_register_iowq_max_workers(&ring, limits), 0);
+	ck_assert_int_eq(ringo_ring_register_iowq_max_workers(&ring, readback), 0);
+	ck_assert_uint_eq(readback[0], 3);
+	ck_assert_uint_eq(readback[1], 5);
+	ck_assert_int_eq(ringo_ring_register_iowq_max_workers(&ring, NULL), -EINVAL);
+	ringo_ring_exit(&ring);
+}
+END_TEST
+
 static uint64_t eventfd_value(int efd)
 {
 	uint64_t v = 0;
@@ -985,6 +1038,8 @@ static Suite *suite(void)
 	tcase_add_test(setup, test_attach_wq);
 	tcase_add_test(setup, test_probe);
 	tcase_add_test(setup, test_eventfd);
+	tcase_add_test(setup, test_napi);
+	tcase_add_test(setup, test_enable_and_iowq_limits);
 	suite_add_tcase(s, setup);
 
 	tcase_set_timeout(cq, 30);
