@@ -314,7 +314,8 @@ struct ringo_timer {
 	RINGO_HANDLE_FIELDS
 	ringo_timer_cb cb;	/* read-only */
 	uint64_t repeat;	/* read-only: ms, 0 = one-shot */
-	uint32_t heap_index;	/* private */
+	uint32_t bucket;	/* private: id of its deadline bucket, or UINT32_MAX */
+	uint32_t slot;		/* private: its place in the bucket's line */
 };
 
 /* A stopped timer. No I/O; never fails for valid arguments. */

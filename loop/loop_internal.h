@@ -21,7 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../timer/heap.h"
+#include "../timer/bucket.h"
 #include "queue.h"
 #include "ringo.h"
 
@@ -121,8 +121,9 @@ struct ringo__loop {
 	struct ringo__work_pool *pool;	/* created on first ringo_work_queue */
 	struct ringo__bufpool *bufpool;	/* receive buffers, on first read_start */
 	int bufpool_no_ms_accept;	/* the kernel refused multishot accept */
-	struct heap timers;		/* timers and request deadlines, by deadline */
-	uint64_t timer_seq;		/* push counter: FIFO among equal deadlines */
+	struct tbuckets timers;		/* timers, one bucket per deadline ms */
+	struct heap deadlines;		/* request deadlines, by (deadline, seq) */
+	uint64_t deadline_seq;		/* push counter: FIFO among equal deadlines */
 	uint64_t timeout_id;		/* the wait-timeout op without EXT_ARG, or 0 */
 	uint64_t timeout_deadline;	/* its deadline, ms */
 	unsigned threadpool_size;
@@ -181,19 +182,28 @@ void ringo__run_pending(ringo_loop_t *loop);
 void ringo__req_defer(ringo_loop_t *loop, ringo_req_t *req, int res);
 
 /* request rflags */
-#define REQ_DEADLINE (1U << 0)	/* a deadline sits in the timer heap */
+#define REQ_DEADLINE (1U << 0)	/* a deadline sits in the deadline heap */
 #define REQ_TIMED_OUT (1U << 1)	/* the deadline fired: report -ETIMEDOUT */
 #define REQ_LINKED (1U << 2)	/* the SQE carries a linked timeout */
 
 /* ---- timer/timer.c ---- */
 /* Fire due timers and deadlines; those started meanwhile wait a turn. */
 void ringo__timers_run(ringo_loop_t *loop);
-/* The nearest deadline in ms, or UINT64_MAX with none. */
+/* The nearest deadline (timer or request) in ms, or UINT64_MAX with none. */
 uint64_t ringo__timers_next(const ringo_loop_t *loop);
+/* Free timer and deadline storage (loop close). */
 void ringo__timers_free(ringo_loop_t *loop);
 void ringo__timer_close(ringo_handle_t *h);
+
+/* ---- timer/deadline.c ---- */
 /* Drop a request's deadline (it completed). */
 void ringo__req_deadline_clear(ringo_req_t *req);
+/* Fire the nearest request deadline if it is < `before` and was set before
+ * push count `seq_end`; false when there is none such. */
+bool ringo__deadlines_fire_one(ringo_loop_t *loop, uint64_t before, uint64_t seq_end);
+/* The nearest request deadline in ms, or UINT64_MAX with none. */
+uint64_t ringo__deadlines_next(const ringo_loop_t *loop);
+void ringo__deadlines_free(ringo_loop_t *loop);
 /* Arm the single wait-timeout op for `deadline` (no EXT_ARG). */
 int ringo__timeout_arm(ringo_loop_t *loop, uint64_t deadline);
 /* Two SQEs side by side for a linked pair (never split across submits). */

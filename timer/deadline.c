@@ -9,15 +9,16 @@
  *    op's CQE then says -ECANCELED, which we report as -ETIMEDOUT unless
  *    the user cancelled it. The pair is always placed in the SQ together:
  *    a chain split across two submits loses its timeout.
- *  - anything already in flight (multishot ops too): a deadline entry in
- *    the timer heap that, when due, cancels the op and marks the request so
- *    its -ECANCELED is reported as -ETIMEDOUT.
+ *  - anything already in flight (multishot ops too): an entry in the
+ *    loop's deadline heap that, when due, cancels the op and marks the
+ *    request so its -ECANCELED is reported as -ETIMEDOUT. The heap is its
+ *    own, apart from the timer buckets: a request has one 32-bit private
+ *    field for it (heap_index), and deadlines are few next to timers.
+ *    ringo__timers_run fires both in deadline order.
  */
 #include <string.h>
 
 #include "loop_internal.h"
-
-int ringo__req_deadline_set(ringo_req_t *req, uint64_t ms);
 
 static void noop_complete(ringo_loop_t *loop, struct ringo__op *op, int res, unsigned flags)
 {
@@ -51,7 +52,40 @@ int ringo__link_timeout(ringo_loop_t *loop, struct ringo__op *op, struct ringo_s
 	return 0;
 }
 
-void ringo__deadline_fire(ringo_loop_t *loop, ringo_req_t *req)
+static void set_index(void *ptr, uint32_t index)
+{
+	((ringo_req_t *)ptr)->heap_index = index;
+}
+
+/* Equal deadlines fire in the order they were set (seq). */
+static int req_deadline_set(ringo_req_t *req, uint64_t ms)
+{
+	struct ringo__loop *l = L(req->loop);
+	struct heap_ent e = {
+		.deadline = deadline_after(l->now_ms, ms),
+		.seq = l->deadline_seq++,
+		.ptr = req,
+	};
+	int ret;
+
+	ringo__req_deadline_clear(req);
+	ret = heap_push(&l->deadlines, &e, set_index);
+	if (ret)
+		return ret;
+	req->rflags |= REQ_DEADLINE;
+	return 0;
+}
+
+void ringo__req_deadline_clear(ringo_req_t *req)
+{
+	if (!(req->rflags & REQ_DEADLINE))
+		return;
+	if (req->heap_index != HEAP_NONE)
+		heap_remove(&L(req->loop)->deadlines, req->heap_index, set_index);
+	req->rflags &= ~REQ_DEADLINE;
+}
+
+static void deadline_fire(ringo_loop_t *loop, ringo_req_t *req)
 {
 	struct ringo__op *op;
 
@@ -64,13 +98,45 @@ void ringo__deadline_fire(ringo_loop_t *loop, ringo_req_t *req)
 	ringo__op_cancel(loop, op);
 }
 
+/*
+ * Deadlines pushed after the pass began (seq >= seq_end) wait for the next
+ * pass, like timers started by callbacks. They cannot hide an older due
+ * one at the top: they are due no earlier than now, older ones at equal
+ * deadlines sort first.
+ */
+bool ringo__deadlines_fire_one(ringo_loop_t *loop, uint64_t before, uint64_t seq_end)
+{
+	struct ringo__loop *l = L(loop);
+	const struct heap_ent *e = heap_min(&l->deadlines);
+	ringo_req_t *req;
+
+	if (!e || e->deadline >= before || e->seq >= seq_end)
+		return false;
+	req = e->ptr;
+	heap_remove(&l->deadlines, 0, set_index);
+	deadline_fire(loop, req);
+	return true;
+}
+
+uint64_t ringo__deadlines_next(const ringo_loop_t *loop)
+{
+	const struct heap_ent *e = heap_min(&L(loop)->deadlines);
+
+	return e ? e->deadline : UINT64_MAX;
+}
+
+void ringo__deadlines_free(ringo_loop_t *loop)
+{
+	heap_free(&L(loop)->deadlines);
+}
+
 RINGO_EXTERN int ringo_deadline(ringo_req_t *req, int64_t ms)
 {
 	if (!req || !req->loop || ms < 0 || !(L(req->loop)->state & LOOP_READY))
 		return -EINVAL;
 	if (req->type == RINGO_REQ_WORK || !req->op_id || !ringo__op_find(req->loop, req->op_id))
 		return -ENOENT;
-	return ringo__req_deadline_set(req, (uint64_t)ms);
+	return req_deadline_set(req, (uint64_t)ms);
 }
 
 /*

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A 4-ary min-heap of timer deadlines, header-only.
+ * A 4-ary min-heap of deadlines, header-only: of timer buckets (bucket.h)
+ * and of request deadlines (deadline.c).
  *
  * Entries hold their sort key (deadline, seq) next to the pointer, so
- * sifting compares keys in one array without touching the timers
+ * sifting compares keys in one array without touching the elements
  * themselves; each element knows its slot (via the set_index callback) so
  * removal from the middle is O(log n). A 4-ary heap is half as deep as a
  * binary one and its four children share a cache line or two, which is what
- * a million timers need (libev uses the same shape).
+ * a million entries need (libev uses the same shape).
  *
  * `seq` breaks ties: equal deadlines pop in the order they were pushed.
  * The array grows by doubling and never shrinks below what it held, so
@@ -128,6 +129,12 @@ static inline void heap_remove(struct heap *h, uint32_t i, heap_set_index_fn set
 			heap_sift_down(h, i, set_index);
 	}
 	set_index(gone, HEAP_NONE);
+}
+
+/* now + ms in loop ms, saturating: a huge timeout means "never". */
+static inline uint64_t deadline_after(uint64_t now, uint64_t ms)
+{
+	return ms > UINT64_MAX - now ? UINT64_MAX : now + ms;
 }
 
 static inline const struct heap_ent *heap_min(const struct heap *h)

@@ -1,48 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Timers. All of a loop's timers (and request deadlines, see deadline.c)
- * live in one 4-ary heap keyed by (deadline ms, start order); only the
- * nearest deadline ever reaches the kernel, as the time limit of the
- * loop's io_uring_enter wait. Starting, stopping and firing a timer cost no
- * system call.
+ * Timers. A loop's timers sit in buckets, one per deadline millisecond
+ * (bucket.h), ordered by a heap of buckets; request deadlines have a heap
+ * of their own (deadline.c). Only the nearest of both ever reaches the
+ * kernel, as the time limit of the loop's io_uring_enter wait. Starting,
+ * stopping and firing a timer cost no system call, and no malloc beyond
+ * the amortised growth described in bucket.h.
  */
 #include "loop_internal.h"
-
-/*
- * Heap entries point at timers or, with the low bit set, at requests whose
- * deadline they are. Both are at least 8-byte aligned.
- */
-#define REQ_TAG 1UL
-
-static bool is_req(const void *ptr)
-{
-	return (uintptr_t)ptr & REQ_TAG;
-}
-
-static ringo_req_t *as_req(void *ptr)
-{
-	return (ringo_req_t *)((uintptr_t)ptr & ~REQ_TAG);
-}
-
-static void set_index(void *ptr, uint32_t index)
-{
-	if (is_req(ptr))
-		as_req(ptr)->heap_index = index;
-	else
-		((ringo_timer_t *)ptr)->heap_index = index;
-}
-
-static uint64_t add_ms(uint64_t now, uint64_t ms)
-{
-	return ms > UINT64_MAX - now ? UINT64_MAX : now + ms;
-}
-
-static int push(struct ringo__loop *l, void *ptr, uint64_t deadline)
-{
-	struct heap_ent e = { .deadline = deadline, .seq = l->timer_seq++, .ptr = ptr };
-
-	return heap_push(&l->timers, &e, set_index);
-}
 
 static bool valid(const ringo_timer_t *t)
 {
@@ -57,16 +22,17 @@ RINGO_EXTERN int ringo_timer_init(ringo_loop_t *loop, ringo_timer_t *t)
 	ringo__handle_init(loop, (ringo_handle_t *)t, RINGO_HANDLE_TIMER);
 	t->cb = NULL;
 	t->repeat = 0;
-	t->heap_index = HEAP_NONE;
+	t->bucket = TB_NONE;
+	t->slot = 0;
 	return 0;
 }
 
 static void unschedule(ringo_timer_t *t)
 {
-	if (t->heap_index != HEAP_NONE)
-		heap_remove(&L(t->loop)->timers, t->heap_index, set_index);
+	tb_remove(&L(t->loop)->timers, t);
 }
 
+/* A (re)start goes to the back of its deadline's line: FIFO by start. */
 RINGO_EXTERN int ringo_timer_start(ringo_timer_t *t, ringo_timer_cb cb, int64_t timeout_ms,
 				   int64_t repeat_ms)
 {
@@ -77,7 +43,7 @@ RINGO_EXTERN int ringo_timer_start(ringo_timer_t *t, ringo_timer_cb cb, int64_t 
 		return -EINVAL;
 	l = L(t->loop);
 	unschedule(t);
-	ret = push(l, t, add_ms(l->now_ms, (uint64_t)timeout_ms));
+	ret = tb_insert(&l->timers, t, deadline_after(l->now_ms, (uint64_t)timeout_ms));
 	if (ret) {
 		ringo__handle_stop((ringo_handle_t *)t);
 		return ret;
@@ -124,10 +90,10 @@ RINGO_EXTERN uint64_t ringo_timer_get_due_in(const ringo_timer_t *t)
 	struct ringo__loop *l;
 	uint64_t deadline;
 
-	if (!t || !t->loop || t->heap_index == HEAP_NONE)
+	if (!t || !t->loop || t->bucket == TB_NONE)
 		return 0;
 	l = L(t->loop);
-	deadline = l->timers.ents[t->heap_index].deadline;
+	deadline = tb_deadline_of(&l->timers, t);
 	return deadline > l->now_ms ? deadline - l->now_ms : 0;
 }
 
@@ -142,78 +108,72 @@ void ringo__timer_close(ringo_handle_t *h)
  */
 static uint64_t next_deadline(uint64_t prev, uint64_t repeat, uint64_t now)
 {
-	uint64_t next = add_ms(prev, repeat);
+	uint64_t next = deadline_after(prev, repeat);
 
 	if (next <= now)
-		next = add_ms(prev, ((now - prev) / repeat + 1) * repeat);
+		next = deadline_after(prev, ((now - prev) / repeat + 1) * repeat);
 	return next;
 }
 
 static void fire_timer(struct ringo__loop *l, ringo_timer_t *t, uint64_t deadline)
 {
 	/* Rescheduled before the callback, so the callback may stop,
-	 * restart or close it like any other timer. */
-	if (!t->repeat || push(l, t, next_deadline(deadline, t->repeat, l->now_ms)))
+	 * restart or close it like any other timer. The new bucket is a
+	 * queued one: never the detached bucket being walked. */
+	if (!t->repeat || tb_insert(&l->timers, t, next_deadline(deadline, t->repeat, l->now_ms)))
 		ringo__handle_stop((ringo_handle_t *)t);
 	t->cb(t);
 }
 
-void ringo__deadline_fire(ringo_loop_t *loop, ringo_req_t *req);
+/*
+ * Walk a detached bucket in start order. Callbacks may stop timers still
+ * in it (their slots turn NULL) but cannot add any: len is fixed.
+ */
+static void fire_bucket(struct ringo__loop *l, struct tbucket *b)
+{
+	ringo_timer_t *t;
+	uint32_t i;
+
+	for (i = 0; i < b->len; i++)
+		if ((t = tb_take(b, i)))
+			fire_timer(l, t, b->deadline);
+	tb_release(&l->timers, b);
+}
 
 /*
- * Entries pushed while this runs (a callback restarting a timer with 0)
- * have seq >= the snapshot and wait for the next iteration: a 0 ms timer
- * can never spin the loop inside one pass.
+ * One pass, in deadline order. Every due bucket is detached before any
+ * callback runs, so timers (re)started by callbacks, 0 ms ones included,
+ * land in new buckets and wait for the next pass: a 0 ms timer can never
+ * spin the loop inside one pass. Request deadlines set during the pass
+ * are held back by their push count. At equal deadlines timers fire
+ * before request deadlines.
  */
 void ringo__timers_run(ringo_loop_t *loop)
 {
 	struct ringo__loop *l = L(loop);
-	uint64_t snapshot = l->timer_seq, deadline;
-	const struct heap_ent *e;
-	void *ptr;
+	uint64_t now = l->now_ms, seq_end = l->deadline_seq;
+	struct tbucket *due = tb_detach_due(&l->timers, now), *b;
 
-	while ((e = heap_min(&l->timers)) && e->deadline <= l->now_ms && e->seq < snapshot) {
-		ptr = e->ptr;
-		deadline = e->deadline;
-		heap_remove(&l->timers, 0, set_index);
-		if (is_req(ptr))
-			ringo__deadline_fire(loop, as_req(ptr));
-		else
-			fire_timer(l, ptr, deadline);
+	while (due) {
+		while (ringo__deadlines_fire_one(loop, due->deadline, seq_end))
+			;
+		b = due;
+		due = b->next;
+		fire_bucket(l, b);
 	}
+	while (ringo__deadlines_fire_one(loop, deadline_after(now, 1), seq_end))
+		;
 }
 
 uint64_t ringo__timers_next(const ringo_loop_t *loop)
 {
-	const struct heap_ent *e = heap_min(&L(loop)->timers);
+	uint64_t t = tb_next_deadline(&L(loop)->timers), d = ringo__deadlines_next(loop);
 
-	return e ? e->deadline : UINT64_MAX;
+	return t < d ? t : d;
 }
 
 void ringo__timers_free(ringo_loop_t *loop)
 {
-	heap_free(&L(loop)->timers);
-}
-
-/* Request deadlines share the heap; see deadline.c for what firing does. */
-int ringo__req_deadline_set(ringo_req_t *req, uint64_t ms)
-{
-	struct ringo__loop *l = L(req->loop);
-	int ret;
-
-	ringo__req_deadline_clear(req);
-	ret = push(l, (void *)((uintptr_t)req | REQ_TAG), add_ms(l->now_ms, ms));
-	if (ret)
-		return ret;
-	req->rflags |= REQ_DEADLINE;
-	return 0;
-}
-
-void ringo__req_deadline_clear(ringo_req_t *req)
-{
-	if (!(req->rflags & REQ_DEADLINE))
-		return;
-	if (req->heap_index != HEAP_NONE)
-		heap_remove(&L(req->loop)->timers, req->heap_index, set_index);
-	req->rflags &= ~REQ_DEADLINE;
+	tb_free_all(&L(loop)->timers);
+	ringo__deadlines_free(loop);
 }
