@@ -20,6 +20,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -362,5 +363,165 @@ static inline long bench_max_rss_kb(void)
  */
 int bench_timers_libuv(const struct bench_timers_cfg *cfg, struct bench_timers_result *res);
 int bench_timers_libev(const struct bench_timers_cfg *cfg, struct bench_timers_result *res);
+
+/* ---- Ping-pong over loopback TCP (bench/pingpong.c) --------------------- */
+
+/*
+ * libuv's ping_pongs shape: one loop holds both ends of one TCP connection
+ * on 127.0.0.1 (TCP_NODELAY on both). The client writes BENCH_PP_MSG, the
+ * server echoes what it reads, and the client writes the next ping once the
+ * whole reply is in: one message in flight, so every round trip crosses the
+ * loop twice. Round trips are counted on the client side.
+ */
+/* The struct holding `ptr` as its `member` (queue.h's container_of, which
+ * the benchmarks outside the library do not see). */
+#define BENCH_CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+#define BENCH_PP_MSG "PING"
+#define BENCH_PP_LEN 4
+
+struct bench_pp_cfg {
+	uint64_t warmup_ns;	/* untimed round trips on the fresh connection */
+	uint64_t duration_ns;	/* timed part */
+	unsigned entries;	/* io_uring peers: SQ size */
+	unsigned ring_flags;	/* io_uring peers: IORING_SETUP_* flags */
+};
+
+struct bench_pp_result {
+	double rt_per_sec;	/* round trips per second in the timed part */
+	uint64_t roundtrips;	/* round trips in the timed part */
+	uint64_t total_rt;	/* all round trips, warm-up included */
+	uint64_t pings;		/* client writes that completed */
+	uint64_t echoes;	/* server writes that completed */
+	uint64_t short_reads;	/* reads of fewer than BENCH_PP_LEN bytes (legal) */
+	uint64_t errors;	/* wrong bytes, failed ops, count mismatches */
+	uint64_t enters;	/* io_uring_enter calls in the timed part; 0: not counted */
+	uint64_t cqes;		/* CQEs handled in the timed part; 0: not counted */
+};
+
+/*
+ * The warm-up/timed/stop clock all sides share. Called once per round trip;
+ * the clock is read every BENCH_LOOP_CLOCK_EVERY round trips only, so the
+ * stopping rule costs the same everywhere. STARTED and STOP are returned
+ * exactly once each, for callers that snapshot counters at those points.
+ */
+enum bench_pp_step { BENCH_PP_GO, BENCH_PP_STARTED, BENCH_PP_STOP };
+
+struct bench_pp_clock {
+	uint64_t warm_until;	/* end of the warm-up, ns */
+	uint64_t duration_ns;
+	uint64_t start_ns;	/* timed part: [start_ns, end_ns) */
+	uint64_t end_ns;
+	uint64_t rt;		/* round trips so far */
+	uint64_t rt_start;	/* rt when the timed part began */
+	int phase;		/* 0 warm-up, 1 timed, 2 stopped */
+};
+
+/* At the first ping. Without warm-up, the timed part starts at once
+ * (STARTED is then not returned by bench_pp_roundtrip). */
+static inline void bench_pp_clock_start(struct bench_pp_clock *c, const struct bench_pp_cfg *cfg)
+{
+	uint64_t now = bench_now_ns();
+
+	memset(c, 0, sizeof(*c));
+	c->duration_ns = cfg->duration_ns;
+	c->warm_until = now + cfg->warmup_ns;
+	if (!cfg->warmup_ns) {
+		c->phase = 1;
+		c->start_ns = now;
+	}
+}
+
+static inline enum bench_pp_step bench_pp_roundtrip(struct bench_pp_clock *c)
+{
+	uint64_t now;
+
+	c->rt++;
+	if (c->rt % BENCH_LOOP_CLOCK_EVERY)
+		return BENCH_PP_GO;
+	now = bench_now_ns();
+	if (c->phase == 0 && now >= c->warm_until) {
+		c->phase = 1;
+		c->start_ns = now;
+		c->rt_start = c->rt;
+		return BENCH_PP_STARTED;
+	}
+	if (c->phase == 1 && now - c->start_ns >= c->duration_ns) {
+		c->phase = 2;
+		c->end_ns = now;
+		return BENCH_PP_STOP;
+	}
+	return BENCH_PP_GO;
+}
+
+/* Fill the rate fields of *res from a stopped clock. */
+static inline void bench_pp_clock_result(const struct bench_pp_clock *c,
+					 struct bench_pp_result *res)
+{
+	uint64_t elapsed = c->end_ns - c->start_ns;
+
+	res->total_rt = c->rt;
+	if (c->phase != 2 || !elapsed) {
+		res->errors++;
+		return;
+	}
+	res->roundtrips = c->rt - c->rt_start;
+	res->rt_per_sec = (double)res->roundtrips * (double)BENCH_NSEC_PER_SEC / (double)elapsed;
+}
+
+/*
+ * One direction of the byte stream: every byte must be the next byte of
+ * BENCH_PP_MSG, and as only one message is in flight, a read never carries
+ * bytes past the end of the message it completes. Returns 1 when the read
+ * completed a message, 0 when more is due, -1 for a wrong read (counted in
+ * *errors). *off, when not NULL, gets the offset in BENCH_PP_MSG where the
+ * read's bytes start (the server echoes from there: the same bytes).
+ */
+struct bench_pp_rx {
+	unsigned pos;		/* bytes of the current message seen */
+};
+
+static inline int bench_pp_rx_feed(struct bench_pp_rx *rx, const void *data, size_t n,
+				   unsigned *off, struct bench_pp_result *res)
+{
+	if (off)
+		*off = rx->pos;
+	if (!n || n > BENCH_PP_LEN - rx->pos ||
+	    memcmp(data, BENCH_PP_MSG + rx->pos, n)) {
+		res->errors++;
+		return -1;
+	}
+	if (n < BENCH_PP_LEN)
+		res->short_reads++;
+	rx->pos += (unsigned)n;
+	if (rx->pos < BENCH_PP_LEN)
+		return 0;
+	rx->pos = 0;
+	return 1;
+}
+
+/*
+ * The checks every side makes at the end: the client stops right after a
+ * reply, so every ping was echoed and answered, and nothing was half-read.
+ */
+static inline void bench_pp_final_check(const struct bench_pp_clock *c,
+					const struct bench_pp_rx *srv, const struct bench_pp_rx *cli,
+					struct bench_pp_result *res)
+{
+	bench_pp_clock_result(c, res);
+	if (res->pings != c->rt || res->echoes != c->rt || srv->pos || cli->pos)
+		res->errors++;
+}
+
+/*
+ * The workload through libuv (bench/peers/pingpong_libuv.c, HAVE_LIBUV:
+ * uv_tcp + uv_read_start + uv_write) and hand-written on liburing
+ * (bench/peers/pingpong_liburing.c, HAVE_LIBURING: one ring, single-shot
+ * recv/send re-armed on completion, cfg->entries and cfg->ring_flags).
+ * Return 0 with *res filled (errors for the caller to check), or -errno
+ * when set-up failed.
+ */
+int bench_pingpong_libuv(const struct bench_pp_cfg *cfg, struct bench_pp_result *res);
+int bench_pingpong_liburing(const struct bench_pp_cfg *cfg, struct bench_pp_result *res);
 
 #endif

@@ -369,7 +369,10 @@ RINGO_EXTERN int ringo_async_init(ringo_loop_t *loop, ringo_async_t *handle, rin
 /*
  * Wake the loop to run handle->cb. Callable from any thread, and from
  * signal handlers. Sends before the callback runs coalesce into one call.
- * Returns 0, or -EINVAL for NULL / a closing handle.
+ * Returns 0, or -EINVAL for NULL / a closing handle. The caller must make
+ * sure no send can still be running once ringo_loop_close() may be called
+ * (join the sending threads, or mask the signal): a send racing the
+ * loop's close would write to a closed fd.
  */
 RINGO_EXTERN int ringo_async_send(ringo_async_t *handle);
 
@@ -440,6 +443,8 @@ struct ringo_stream {
 	uint32_t stash_tail;		/*   delivered at the next read_start */
 	int accepted_fd;		/* private: during connection_cb */
 	uint32_t read_bid;		/* private: buffer of the read being reported */
+	uint32_t lent_bid;		/* private: buffer lent to a plain recv in flight */
+	struct ringo_queue buf_wait_q;	/* private: waiting for a pool buffer */
 	struct ringo_queue write_q;	/* private: queued ringo_write_t */
 	ringo_shutdown_t *shutdown_req;	/* private: waits for the write queue */
 	struct msghdr msg;		/* private: the sendmsg in flight */

@@ -119,7 +119,8 @@ RINGO_EXTERN int ringo_close(ringo_handle_t *h, ringo_close_cb close_cb)
 		return -EINVAL;
 	if (h->hflags & HANDLE_CLOSING)
 		return -EALREADY;
-	h->hflags |= HANDLE_CLOSING;
+	/* Atomic: ringo_async_send reads the flag from other threads. */
+	__atomic_fetch_or(&h->hflags, (uint8_t)HANDLE_CLOSING, __ATOMIC_RELEASE);
 	h->close_cb = close_cb;
 	L(h->loop)->closing_handles++;
 	if (close_hooks[h->type])

@@ -54,6 +54,7 @@ struct ringo__bufpool *ringo__pool(ringo_loop_t *loop)
 	/* Multishot recv needs a buffer ring (and 6.0; a refusal later
 	 * switches it off, see stream_read.c). */
 	p->multishot = p->br && !(l->flags & RINGO_LOOP_NO_MULTISHOT);
+	queue_init(&p->waiters);
 	if (ringo__pool_grow(loop, p)) {
 		if (p->br)
 			ringo_ring_free_buf_ring(&l->ring, p->br, RINGO__POOL_MAX, RINGO__POOL_BGID);

@@ -31,6 +31,7 @@ struct ringo__bufpool {
 	uint32_t len[RINGO__POOL_MAX];	/* stash lengths */
 	uint8_t kept[RINGO__POOL_MAX];	/* held by the user via ringo_read_keep */
 	bool multishot;			/* multishot recv usable */
+	struct ringo_queue waiters;	/* streams waiting for a buffer (pool at bound) */
 };
 
 struct ringo__bufpool *ringo__pool(ringo_loop_t *loop);

@@ -33,6 +33,8 @@ static int stream_init(ringo_loop_t *loop, ringo_stream_t *s, int type)
 	s->fd = -1;
 	s->accepted_fd = -1;
 	s->read_bid = RINGO__NO_BID;
+	s->lent_bid = RINGO__NO_BID;
+	queue_init(&s->buf_wait_q);
 	s->stash_head = s->stash_tail = RINGO__NO_BID;
 	queue_init(&s->write_q);
 	return 0;

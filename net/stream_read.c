@@ -9,6 +9,11 @@
  * kept it (ringo_read_keep). Data the kernel delivers after ringo_read_stop
  * (a multishot recv is cancelled asynchronously) is not dropped: it is
  * stashed in arrival order and reported first at the next ringo_read_start.
+ *
+ * When the pool is at its bound and every buffer is out (callbacks keeping
+ * them), a stream cannot receive: it waits in the pool's queue and is
+ * re-armed, oldest first, as buffers come back. Re-arming at once would
+ * only spin on -ENOBUFS.
  */
 #include "net_internal.h"
 
@@ -26,6 +31,26 @@ static void stop(ringo_stream_t *s)
 		ringo__handle_stop((ringo_handle_t *)s);
 }
 
+/* A buffer is back in the pool: the longest-waiting stream may read again. */
+static void give_back(struct ringo__bufpool *p, uint32_t bid)
+{
+	ringo_stream_t *w;
+
+	ringo__pool_recycle(p, bid);
+	if (queue_empty(&p->waiters))
+		return;
+	w = container_of(queue_head(&p->waiters), ringo_stream_t, buf_wait_q);
+	queue_remove(&w->buf_wait_q);
+	if (reading(w) && !w->recv_id)
+		arm_recv(w);
+}
+
+static void wait_for_buffer(ringo_stream_t *s, struct ringo__bufpool *p)
+{
+	if (!queue_linked(&s->buf_wait_q))
+		queue_insert_tail(&p->waiters, &s->buf_wait_q);
+}
+
 static void deliver(ringo_stream_t *s, struct ringo__bufpool *p, uint32_t bid, uint32_t len)
 {
 	s->sflags |= STREAM_IN_READ_CB;
@@ -36,7 +61,7 @@ static void deliver(ringo_stream_t *s, struct ringo__bufpool *p, uint32_t bid, u
 	if (s->sflags & STREAM_KEPT)
 		s->sflags &= ~STREAM_KEPT;
 	else
-		ringo__pool_recycle(p, bid);
+		give_back(p, bid);
 }
 
 static void stash(ringo_stream_t *s, struct ringo__bufpool *p, uint32_t bid, uint32_t len)
@@ -65,9 +90,9 @@ static void recv_status(ringo_stream_t *s, struct ringo__bufpool *p, int res, bo
 		else if (!(s->hflags & HANDLE_CLOSING))
 			s->sflags |= STREAM_EOF;
 	} else if (res == -ENOBUFS) {
-		/* Grow toward the bound; at the bound, buffers come back as
-		 * callbacks return and the re-armed recv waits for them. */
-		ringo__pool_grow(s->loop, p);
+		/* Grow toward the bound; at the bound, wait for a buffer. */
+		if (ringo__pool_grow(s->loop, p) && reading(s))
+			wait_for_buffer(s, p);
 	} else if (res == -EINVAL && p->multishot && !more) {
 		p->multishot = false;	/* before 6.0: single-shot from now on */
 	} else if (res != -ECANCELED && reading(s)) {
@@ -84,12 +109,11 @@ static void recv_complete(ringo_loop_t *loop, struct ringo__op *op, int res, uns
 
 	if (flags & RINGO_CQE_F_BUFFER)
 		bid = ringo_cqe_buffer_id(&(struct ringo_cqe){ .flags = flags });
-	else if (!p->br && !more)
-		bid = s->read_bid;	/* plain mode: the buffer we lent */
+	else if (!p->br)
+		bid = s->lent_bid;	/* plain mode: the buffer we lent */
 	if (!more) {
 		s->recv_id = 0;
-		if (!p->br)
-			s->read_bid = RINGO__NO_BID;
+		s->lent_bid = RINGO__NO_BID;
 	}
 	if (bid != RINGO__NO_BID && !ringo__pool_addr(p, bid))
 		bid = RINGO__NO_BID;	/* an id we never gave out: ignore it */
@@ -99,13 +123,13 @@ static void recv_complete(ringo_loop_t *loop, struct ringo__op *op, int res, uns
 		else if (!(s->hflags & HANDLE_CLOSING))
 			stash(s, p, bid, (uint32_t)res);
 		else
-			ringo__pool_recycle(p, bid);
+			give_back(p, bid);
 	} else {
 		if (bid != RINGO__NO_BID)
-			ringo__pool_recycle(p, bid);
+			give_back(p, bid);
 		recv_status(s, p, res, more);
 	}
-	if (!s->recv_id && reading(s))
+	if (!s->recv_id && reading(s) && !queue_linked(&s->buf_wait_q))
 		arm_recv(s);
 }
 
@@ -118,8 +142,10 @@ static int arm_recv(ringo_stream_t *s)
 
 	if (!p->br) {
 		bid = ringo__pool_take(s->loop, p);
-		if (bid == RINGO__NO_BID)
+		if (bid == RINGO__NO_BID) {
+			wait_for_buffer(s, p);
 			return -ENOBUFS;
+		}
 	}
 	op = ringo__op_new(s->loop, recv_complete, s, (ringo_handle_t *)s);
 	if (!op) {
@@ -129,7 +155,7 @@ static int arm_recv(ringo_stream_t *s)
 	}
 	sqe = ringo__op_sqe(s->loop, op);
 	if (!p->br) {
-		s->read_bid = bid;
+		s->lent_bid = bid;
 		ringo_prep_recv(sqe, s->fd, ringo__pool_addr(p, bid), RINGO__POOL_BUF, 0);
 	} else if (p->multishot) {
 		ringo_prep_recv_multishot(sqe, s->fd, RINGO__POOL_BGID, 0);
@@ -161,7 +187,7 @@ static void stash_complete(ringo_loop_t *loop, struct ringo__op *op, int res, un
 		s->sflags &= ~STREAM_EOF;
 		report_end(s, RINGO_EOF);
 	}
-	if (reading(s) && !s->recv_id)
+	if (reading(s) && !s->recv_id && !queue_linked(&s->buf_wait_q))
 		arm_recv(s);
 }
 
@@ -182,7 +208,7 @@ RINGO_EXTERN int ringo_read_start(ringo_stream_t *s, ringo_read_cb read_cb)
 	s->sflags |= STREAM_READING;
 	ringo__handle_start((ringo_handle_t *)s);
 	if (s->stash_head == RINGO__NO_BID && !(s->sflags & STREAM_EOF)) {
-		if (!s->recv_id && arm_recv(s) == -ENOMEM)
+		if (!s->recv_id && !queue_linked(&s->buf_wait_q) && arm_recv(s) == -ENOMEM)
 			goto nomem;
 		return 0;
 	}
@@ -206,6 +232,8 @@ RINGO_EXTERN int ringo_read_stop(ringo_stream_t *s)
 	if (!(s->sflags & STREAM_READING))
 		return 0;
 	stop(s);
+	if (queue_linked(&s->buf_wait_q))
+		queue_remove(&s->buf_wait_q);
 	op = s->recv_id ? ringo__op_find(s->loop, s->recv_id) : NULL;
 	if (op)
 		ringo__op_cancel(s->loop, op);
@@ -235,7 +263,7 @@ RINGO_EXTERN int ringo_read_release(ringo_loop_t *loop, int token)
 	if (bid >= p->count || !p->kept[bid])
 		return -EINVAL;
 	p->kept[bid] = 0;
-	ringo__pool_recycle(p, bid);
+	give_back(p, bid);
 	return 0;
 }
 
@@ -246,10 +274,12 @@ void ringo__read_close(ringo_stream_t *s)
 	uint32_t bid;
 
 	s->sflags &= ~(STREAM_READING | STREAM_EOF);
+	if (queue_linked(&s->buf_wait_q))
+		queue_remove(&s->buf_wait_q);
 	while (p && s->stash_head != RINGO__NO_BID) {
 		bid = s->stash_head;
 		s->stash_head = p->next[bid];
-		ringo__pool_recycle(p, bid);
+		give_back(p, bid);
 	}
 	s->stash_head = s->stash_tail = RINGO__NO_BID;
 }

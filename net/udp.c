@@ -15,6 +15,7 @@
 #include "loop_internal.h"
 
 #define UDP_RECEIVING (1U << 0)
+#define UDP_REALLOC (1U << 1)	/* free buf when the recv in flight returns */
 
 int ringo__req_final_res(ringo_req_t *req, int res, bool user_cancelled);
 
@@ -148,7 +149,7 @@ static void recv_complete(ringo_loop_t *loop, struct ringo__op *op, int res, uns
 	(void)flags;
 	u->recv_id = 0;
 	if (!receiving(u))
-		return;
+		goto out;
 	if (res >= 0) {
 		u->recv_cb(u, res, u->buf, (struct sockaddr *)&u->from,
 			   (u->msg.msg_flags & MSG_TRUNC) ? RINGO_UDP_TRUNCATED : 0);
@@ -157,14 +158,24 @@ static void recv_complete(ringo_loop_t *loop, struct ringo__op *op, int res, uns
 		ringo__handle_stop((ringo_handle_t *)u);
 		u->recv_cb(u, res, NULL, NULL, 0);
 	}
+out:
+	/* A resize waited for the kernel to let go of the old buffer. */
+	if ((u->uflags & UDP_REALLOC) && !u->recv_id) {
+		u->uflags &= ~UDP_REALLOC;
+		free(u->buf);
+		u->buf = NULL;
+	}
 	if (receiving(u) && !u->recv_id)
 		arm_recv(u);
 }
 
 static int arm_recv(ringo_udp_t *u)
 {
-	struct ringo__op *op = ringo__op_new(u->loop, recv_complete, u, (ringo_handle_t *)u);
+	struct ringo__op *op;
 
+	if (!u->buf && !(u->buf = malloc(u->buf_size)))
+		return -ENOMEM;
+	op = ringo__op_new(u->loop, recv_complete, u, (ringo_handle_t *)u);
 	if (!op)
 		return -ENOMEM;
 	memset(&u->msg, 0, sizeof(u->msg));
@@ -189,8 +200,6 @@ RINGO_EXTERN int ringo_udp_recv_start(ringo_udp_t *u, ringo_udp_recv_cb cb)
 		return -EALREADY;
 	if (u->fd < 0)
 		return -ENOTCONN;
-	if (!u->buf && !(u->buf = malloc(u->buf_size)))
-		return -ENOMEM;
 	u->recv_cb = cb;
 	u->uflags |= UDP_RECEIVING;
 	if (!u->recv_id) {
@@ -208,11 +217,16 @@ RINGO_EXTERN int ringo_udp_set_recv_size(ringo_udp_t *u, size_t size)
 {
 	if (!is_udp(u) || !size || size > RINGO_UDP_MAX_DATAGRAM)
 		return -EINVAL;
-	if (u->recv_id || (u->uflags & UDP_RECEIVING))
+	if (u->uflags & UDP_RECEIVING)
 		return -EBUSY;
+	u->buf_size = size;
+	if (u->recv_id) {
+		/* The stopped recv still owns the buffer until its CQE. */
+		u->uflags |= UDP_REALLOC;
+		return 0;
+	}
 	free(u->buf);
 	u->buf = NULL;
-	u->buf_size = size;
 	return 0;
 }
 
