@@ -188,9 +188,9 @@ static bool use_ext_arg(const struct ringo__loop *l)
 }
 
 /* Wait for one CQE, or until `deadline` (loop ms) with EXT_ARG. */
-static int wait_until(struct ringo__loop *l, uint64_t deadline)
+static int wait_until(struct ringo__loop *l, uint64_t deadline, uint64_t now)
 {
-	uint64_t now = mono_ns(), end = deadline * 1000000ULL;
+	uint64_t end = deadline * 1000000ULL;
 	struct ringo_timespec ts = { 0, 0 };
 
 	/* Rounding up to the ms boundary: waking early would find the timer
@@ -206,11 +206,13 @@ static int wait_until(struct ringo__loop *l, uint64_t deadline)
  * the deadline, whichever is first. */
 static int enter(struct ringo__loop *l, bool block, uint64_t deadline)
 {
-	uint64_t t0 = block ? mono_ns() : 0;
+	/* One clock read before a wait and one after serve the wait's time
+	 * limit, the wait_ns metric and the loop time: reads cost ~20 ns. */
+	uint64_t t0 = block ? mono_ns() : 0, t1;
 	int ret;
 
 	if (block && deadline != UINT64_MAX && use_ext_arg(l))
-		ret = wait_until(l, deadline);
+		ret = wait_until(l, deadline, t0);
 	else if (l->ring.flags & RINGO_SETUP_SQPOLL)
 		ret = ringo_ring_submit_and_wait(&l->ring, block ? 1 : 0);
 	else
@@ -218,8 +220,12 @@ static int enter(struct ringo__loop *l, bool block, uint64_t deadline)
 		 * posted when we ask, and it costs nothing extra here. */
 		ret = ringo_ring_enter(&l->ring, ringo_ring_flush_sq(&l->ring), block ? 1 : 0,
 				       RINGO_ENTER_GETEVENTS, NULL, 0);
-	if (block)
-		l->metrics.wait_ns += mono_ns() - t0;
+	if (block) {
+		t1 = mono_ns();
+		l->metrics.wait_ns += t1 - t0;
+		/* Callbacks after a wait see the time they run at. */
+		l->now_ms = t1 / 1000000ULL;
+	}
 	if (ret > 0)
 		l->metrics.submitted += (unsigned)ret;
 	/* A signal, or a CQ too full to take more (it is drained next): the
@@ -300,11 +306,9 @@ static int iterate(ringo_loop_t *loop, ringo_run_mode mode)
 	ret = enter(l, block, deadline);
 	if (ret)
 		return ret;
-	/* Callbacks after a wait see the time they run at, not before it;
-	 * timers that came due during the wait run in this iteration too
-	 * (RUN_ONCE returns only after running what it waited for). */
-	if (block)
-		ringo_update_time(loop);
+	/* enter() refreshed the loop time after a wait; timers that came due
+	 * during it run in this iteration too (RUN_ONCE returns only after
+	 * running what it waited for). */
 	drain_cq(loop);
 	if (block)
 		ringo__timers_run(loop);
