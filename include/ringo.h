@@ -449,7 +449,8 @@ struct ringo_stream {
 	ringo_shutdown_t *shutdown_req;	/* private: waits for the write queue */
 	struct msghdr msg;		/* private: the sendmsg in flight */
 	struct iovec iov[RINGO_STREAM_IOVS]; /* private */
-	unsigned iov_reqs;		/* private: requests the send covers */
+	int zc_res;			/* private: a zero-copy send's result, held
+					 * until its notification */
 };
 
 struct ringo_connect {
@@ -466,6 +467,7 @@ struct ringo_write {
 	ringo_write_cb cb;		/* read-only */
 	const struct iovec *bufs;	/* read-only: the caller's, kept until cb */
 	unsigned nbufs;			/* read-only */
+	unsigned wflags;		/* read-only: RINGO_WRITE_* */
 	unsigned buf_idx;		/* private: progress: first unsent buffer */
 	size_t buf_off;			/* private: and bytes of it already sent */
 	struct ringo_queue write_q;	/* private */
@@ -536,6 +538,20 @@ RINGO_EXTERN int ringo_read_release(ringo_loop_t *loop, int token);
  */
 RINGO_EXTERN int ringo_write(ringo_write_t *req, ringo_stream_t *stream, const struct iovec *bufs,
 			     unsigned nbufs, ringo_write_cb cb);
+
+/* ringo_write_flags flags */
+#define RINGO_WRITE_ZEROCOPY (1U << 0)	/* send without copying (SEND_ZC, 6.0) */
+
+/*
+ * ringo_write with flags. RINGO_WRITE_ZEROCOPY: the request is sent on its
+ * own with SEND_ZC/SENDMSG_ZC, and cb runs only after the kernel's
+ * notification that it no longer reads the buffers, so they may be reused
+ * in cb. Worth it for large buffers (tens of KiB and up); on kernels
+ * without SEND_ZC the write is sent normally. -EINVAL for unknown flags.
+ */
+RINGO_EXTERN int ringo_write_flags(ringo_write_t *req, ringo_stream_t *stream,
+				   const struct iovec *bufs, unsigned nbufs, unsigned flags,
+				   ringo_write_cb cb);
 
 /* Shut down the sending side after all queued writes are sent. */
 RINGO_EXTERN int ringo_shutdown(ringo_shutdown_t *req, ringo_stream_t *stream,

@@ -56,5 +56,6 @@ int ringo__stream_send_next(ringo_stream_t *s);
 #define STREAM_KEPT (1U << 5)
 #define STREAM_EOF (1U << 6)	/* EOF received while not reading: report at start */
 #define STREAM_IN_WRITE_CB (1U << 7)
+#define STREAM_ZC_SEND (1U << 8)	/* the send in flight is zero-copy */
 
 #endif

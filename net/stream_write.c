@@ -6,6 +6,12 @@
  * a partial send is simply continued by the next one. Requests complete in
  * the order they were queued. MSG_NOSIGNAL: a closed peer is -EPIPE, not
  * SIGPIPE.
+ *
+ * A zero-copy request travels alone. Its send posts two CQEs: the result
+ * (with F_MORE), then a notification (F_NOTIF) once the kernel is done with
+ * the pages. The result is held until the notification, and the queue
+ * does not move before it, so callbacks stay in order and a completed
+ * request's buffers are really free.
  */
 #include <limits.h>
 #include <string.h>
@@ -64,7 +70,14 @@ static void send_complete(ringo_loop_t *loop, struct ringo__op *op, int res, uns
 	ringo_stream_t *s = op->owner;
 
 	(void)loop;
-	(void)flags;
+	if (s->sflags & STREAM_ZC_SEND) {
+		if (!(flags & RINGO_CQE_F_NOTIF))
+			s->zc_res = res;	/* the result; its notification follows */
+		if (flags & RINGO_CQE_F_MORE)
+			return;
+		res = s->zc_res;
+		s->sflags &= ~STREAM_ZC_SEND;
+	}
 	s->send_id = 0;
 	s->sflags |= STREAM_IN_WRITE_CB;
 	if (res < 0)
@@ -80,16 +93,22 @@ static void send_complete(ringo_loop_t *loop, struct ringo__op *op, int res, uns
 		ringo__stream_shutdown_now(s);
 }
 
-/* Gather unsent buffers, oldest first, into s->iov. */
-static unsigned gather(ringo_stream_t *s)
+/*
+ * Gather unsent buffers, oldest first, into s->iov: copied requests
+ * together, or one zero-copy request alone (*zc set).
+ */
+static unsigned gather(ringo_stream_t *s, bool *zc)
 {
 	struct ringo_queue *q;
 	ringo_write_t *req;
 	unsigned n = 0, i;
 	size_t off;
 
+	*zc = head(s)->wflags & RINGO_WRITE_ZEROCOPY;
 	for (q = queue_head(&s->write_q); q != &s->write_q && n < RINGO_STREAM_IOVS; q = q->next) {
 		req = container_of(q, ringo_write_t, write_q);
+		if (n && (*zc || (req->wflags & RINGO_WRITE_ZEROCOPY)))
+			break;
 		for (i = req->buf_idx; i < req->nbufs && n < RINGO_STREAM_IOVS; i++) {
 			off = i == req->buf_idx ? req->buf_off : 0;
 			s->iov[n].iov_base = (char *)req->bufs[i].iov_base + off;
@@ -100,27 +119,50 @@ static unsigned gather(ringo_stream_t *s)
 	return n;
 }
 
+/* SEND_ZC and SENDMSG_ZC arrived together (6.0/6.1): probed once a loop. */
+static bool zc_usable(ringo_loop_t *loop)
+{
+	struct ringo__loop *l = L(loop);
+
+	if (!l->send_zc)
+		l->send_zc = ringo_ring_op_supported(&l->ring, RINGO_OP_SENDMSG_ZC) == 1 ? 1 : -1;
+	return l->send_zc > 0;
+}
+
+static void prep_sendmsg(ringo_stream_t *s, struct ringo_sqe *sqe, unsigned n, bool zc)
+{
+	memset(&s->msg, 0, sizeof(s->msg));
+	s->msg.msg_iov = s->iov;
+	s->msg.msg_iovlen = n;
+	if (zc)
+		ringo_prep_sendmsg_zc(sqe, s->fd, &s->msg, MSG_NOSIGNAL);
+	else
+		ringo_prep_sendmsg(sqe, s->fd, &s->msg, MSG_NOSIGNAL);
+}
+
 int ringo__stream_send_next(ringo_stream_t *s)
 {
 	struct ringo__op *op;
 	struct ringo_sqe *sqe;
 	unsigned n;
+	bool zc;
 
 	if (s->send_id || queue_empty(&s->write_q) || (s->sflags & STREAM_IN_WRITE_CB))
 		return 0;
 	op = ringo__op_new(s->loop, send_complete, s, (ringo_handle_t *)s);
 	if (!op)
 		return -ENOMEM;
-	n = gather(s);
+	n = gather(s, &zc);
+	zc = zc && zc_usable(s->loop);
 	sqe = ringo__op_sqe(s->loop, op);
-	if (n == 1) {
+	if (n == 1 && zc)
+		ringo_prep_send_zc(sqe, s->fd, s->iov[0].iov_base, s->iov[0].iov_len, MSG_NOSIGNAL, 0);
+	else if (n == 1)
 		ringo_prep_send(sqe, s->fd, s->iov[0].iov_base, s->iov[0].iov_len, MSG_NOSIGNAL);
-	} else {
-		memset(&s->msg, 0, sizeof(s->msg));
-		s->msg.msg_iov = s->iov;
-		s->msg.msg_iovlen = n;
-		ringo_prep_sendmsg(sqe, s->fd, &s->msg, MSG_NOSIGNAL);
-	}
+	else
+		prep_sendmsg(s, sqe, n, zc);
+	if (zc)
+		s->sflags |= STREAM_ZC_SEND;
 	s->send_id = op->id;
 	return 0;
 }
@@ -143,10 +185,18 @@ static int total_len(const struct iovec *bufs, unsigned nbufs, size_t *total)
 RINGO_EXTERN int ringo_write(ringo_write_t *req, ringo_stream_t *s, const struct iovec *bufs,
 			     unsigned nbufs, ringo_write_cb cb)
 {
+	return ringo_write_flags(req, s, bufs, nbufs, 0, cb);
+}
+
+RINGO_EXTERN int ringo_write_flags(ringo_write_t *req, ringo_stream_t *s,
+				   const struct iovec *bufs, unsigned nbufs, unsigned flags,
+				   ringo_write_cb cb)
+{
 	size_t total;
 	int ret;
 
 	if (!req || !s || !bufs || !cb || !nbufs || nbufs > IOV_MAX ||
+	    (flags & ~RINGO_WRITE_ZEROCOPY) ||
 	    (s->type != RINGO_HANDLE_TCP && s->type != RINGO_HANDLE_UNIX) ||
 	    !(s->hflags & HANDLE_INIT) || (s->hflags & (HANDLE_CLOSING | HANDLE_CLOSED)))
 		return -EINVAL;
@@ -163,6 +213,7 @@ RINGO_EXTERN int ringo_write(ringo_write_t *req, ringo_stream_t *s, const struct
 	req->cb = cb;
 	req->bufs = bufs;
 	req->nbufs = nbufs;
+	req->wflags = flags;
 	req->buf_idx = 0;
 	req->buf_off = 0;
 	req->op_id = 0;
