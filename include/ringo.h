@@ -301,6 +301,8 @@ RINGO_EXTERN int ringo_submit_timeout(ringo_loop_t *loop, ringo_raw_t *req, ring
  * one set before). When it passes, the request is cancelled and its
  * callback gets -ETIMEDOUT instead of -ECANCELED. Works for any op,
  * multishot ones included (it uses the loop's timers and ringo_cancel).
+ * Like timers, it counts from the loop's cached time (ringo_now): after
+ * blocking work outside the loop, call ringo_update_time() first.
  * Returns 0, -ENOENT if the request is not in flight, -EINVAL for NULL, a
  * request never started on any loop, or a negative time.
  */
@@ -331,6 +333,9 @@ RINGO_EXTERN int ringo_timer_init(ringo_loop_t *loop, ringo_timer_t *timer);
  * repeat_ms, not "when the callback ran" plus repeat_ms. A loop that fell
  * behind by several periods fires once, then keeps the original phase
  * (the next deadline is the first one still in the future): no burst.
+ *
+ * The timeout counts from the loop's cached time (ringo_now), as in libuv:
+ * after blocking work outside the loop, call ringo_update_time() first.
  *
  * Returns 0, or -EINVAL for NULL arguments, negative times, or a closing
  * handle; -ENOMEM if the timer heap could not grow.
@@ -496,8 +501,9 @@ RINGO_EXTERN int ringo_tcp_bind(ringo_tcp_t *tcp, const struct sockaddr *addr, u
 
 /*
  * Bind to a socket path, or to an abstract name when name[0] == '\0' (then
- * `len` counts the name's bytes, leading NUL included; for paths len may be
- * 0 to use strlen). -EINVAL for NULL, empty or too long names.
+ * `len` counts the name's bytes, leading NUL included, at most 108; paths
+ * take at most 107 bytes, and len may be 0 to use strlen). -EINVAL for
+ * NULL, empty or too long names.
  */
 RINGO_EXTERN int ringo_unix_bind(ringo_unix_t *un, const char *name, size_t len);
 

@@ -149,9 +149,10 @@ void ringo__req_defer(ringo_loop_t *loop, ringo_req_t *req, int res)
 	queue_insert_tail(&L(loop)->deferred, &req->pending_q);
 }
 
-static void run_closes(struct ringo__loop *l)
+static bool run_closes(struct ringo__loop *l)
 {
 	ringo_handle_t *h = l->close_head, *next;
+	bool ran = h != NULL;
 
 	/* Close callbacks may close more handles: those run next time. */
 	l->close_head = l->close_tail = NULL;
@@ -166,13 +167,15 @@ static void run_closes(struct ringo__loop *l)
 		if (h->close_cb)
 			h->close_cb(h);
 	}
+	return ran;
 }
 
-static void run_deferred(ringo_loop_t *loop)
+static bool run_deferred(ringo_loop_t *loop)
 {
 	struct ringo__loop *l = L(loop);
 	struct ringo_queue q;
 	ringo_req_t *req;
+	bool ran = !queue_empty(&l->deferred);
 
 	queue_move(&l->deferred, &q);
 	while (!queue_empty(&q)) {
@@ -181,10 +184,12 @@ static void run_deferred(ringo_loop_t *loop)
 		if (req->type == RINGO_REQ_WORK)
 			ringo__work_finish((ringo_work_t *)req, req->pending_res);
 	}
+	return ran;
 }
 
-void ringo__run_pending(ringo_loop_t *loop)
+bool ringo__run_pending(ringo_loop_t *loop)
 {
-	run_deferred(loop);
-	run_closes(L(loop));
+	bool ran = run_deferred(loop);
+
+	return run_closes(L(loop)) || ran;
 }

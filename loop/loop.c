@@ -288,15 +288,18 @@ static int iterate(ringo_loop_t *loop, ringo_run_mode mode)
 {
 	struct ringo__loop *l = L(loop);
 	uint64_t deadline = UINT64_MAX;
-	bool queued, block;
+	bool queued, block, ran;
 	int ret;
 
 	l->metrics.iterations++;
 	ringo_update_time(loop);
 	ringo__timers_run(loop);
-	ringo__run_pending(loop);
-	ringo__ops_run_aborted(loop);
-	block = mode != RINGO_RUN_NOWAIT && !has_deferred_work(l) && alive(l) &&
+	ran = ringo__run_pending(loop);
+	ran = ringo__ops_run_aborted(loop) || ran;
+	/* Callbacks that already ran are this iteration's progress: like
+	 * libuv, RUN_ONCE then only collects what is ready, it does not wait. */
+	block = mode != RINGO_RUN_NOWAIT && !(ran && mode == RINGO_RUN_ONCE) &&
+		!has_deferred_work(l) && alive(l) &&
 		!(l->state & LOOP_STOP) && !ringo_ring_cq_ready(&l->ring);
 	if (block)
 		deadline = wait_deadline(loop);

@@ -171,7 +171,7 @@ unsigned ringo__ops_flush_overflow(ringo_loop_t *loop);
 /* Dispatch one CQE to its record. */
 void ringo__ops_dispatch(ringo_loop_t *loop, const struct ringo_cqe *cqe);
 /* Complete ops aborted before submission, with -ECANCELED. */
-void ringo__ops_run_aborted(ringo_loop_t *loop);
+bool ringo__ops_run_aborted(ringo_loop_t *loop);
 
 /* ---- handle.c ---- */
 void ringo__handle_init(ringo_loop_t *loop, ringo_handle_t *h, int type);
@@ -179,7 +179,7 @@ void ringo__handle_start(ringo_handle_t *h);
 void ringo__handle_stop(ringo_handle_t *h);
 /* The op of a handle finished: a closing handle may now be done. */
 void ringo__handle_op_done(ringo_handle_t *h);
-void ringo__run_pending(ringo_loop_t *loop);
+bool ringo__run_pending(ringo_loop_t *loop);
 void ringo__req_defer(ringo_loop_t *loop, ringo_req_t *req, int res);
 
 /* request rflags */

@@ -221,11 +221,12 @@ void ringo__ops_dispatch(ringo_loop_t *loop, const struct ringo_cqe *cqe)
 		recycle(l, op);
 }
 
-void ringo__ops_run_aborted(ringo_loop_t *loop)
+bool ringo__ops_run_aborted(ringo_loop_t *loop)
 {
 	struct ringo__loop *l = L(loop);
 	struct ringo_queue q;
 	struct ringo__op *op;
+	bool ran = !queue_empty(&l->aborted);
 
 	queue_move(&l->aborted, &q);
 	while (!queue_empty(&q)) {
@@ -235,6 +236,7 @@ void ringo__ops_run_aborted(ringo_loop_t *loop)
 		op->complete(loop, op, -ECANCELED, 0);
 		recycle(l, op);
 	}
+	return ran;
 }
 
 static void cancel_done(ringo_loop_t *loop, struct ringo__op *op, int res, unsigned flags)

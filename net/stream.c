@@ -101,7 +101,9 @@ static int unix_addr(struct sockaddr_un *sun, socklen_t *sl, const char *name, s
 		return -EINVAL;
 	if (!len && name[0])
 		len = strlen(name);
-	if (!len || len >= sizeof(sun->sun_path) || (name[0] && memchr(name, 0, len)))
+	/* A path needs room for its NUL; an abstract name may fill sun_path. */
+	if (!len || len > sizeof(sun->sun_path) || (name[0] && len == sizeof(sun->sun_path)) ||
+	    (name[0] && memchr(name, 0, len)))
 		return -EINVAL;
 	memset(sun, 0, sizeof(*sun));
 	sun->sun_family = AF_UNIX;
