@@ -68,6 +68,7 @@ typedef struct ringo_shutdown ringo_shutdown_t;
 typedef struct ringo_getaddrinfo ringo_getaddrinfo_t;
 typedef struct ringo_udp ringo_udp_t;
 typedef struct ringo_udp_send ringo_udp_send_t;
+typedef struct ringo_fs ringo_fs_t;
 
 /* Intrusive doubly-linked list node; embedded in handles and requests. */
 struct ringo_queue {
@@ -88,6 +89,7 @@ typedef enum {
 #define RINGO_LOOP_NO_MULTISHOT		(1U << 2)	/* single-shot accept/recv only */
 #define RINGO_LOOP_NO_BUF_RING		(1U << 3)	/* no provided-buffer rings */
 #define RINGO_LOOP_NO_EXT_ARG		(1U << 4)	/* timed waits via a timeout SQE */
+#define RINGO_LOOP_NO_FS_RING_OPS	(1U << 5)	/* ftruncate on the work pool */
 
 struct ringo_loop_opts {
 	unsigned entries;	  /* SQ entries, a power of two; 0 = 256 */
@@ -202,6 +204,7 @@ enum {
 	RINGO_REQ_SHUTDOWN,
 	RINGO_REQ_GETADDRINFO,
 	RINGO_REQ_UDP_SEND,
+	RINGO_REQ_FS,
 	RINGO_REQ_TYPE_MAX
 };
 
@@ -631,6 +634,105 @@ RINGO_EXTERN int ringo_udp_recv_start(ringo_udp_t *udp, ringo_udp_recv_cb cb);
 RINGO_EXTERN int ringo_udp_recv_stop(ringo_udp_t *udp);
 RINGO_EXTERN int ringo_udp_getsockname(const ringo_udp_t *udp, struct sockaddr *addr,
 				       socklen_t *len);
+
+/* ---- Files ------------------------------------------------------------- */
+
+/* What a ringo_fs_t did (req->fs_type). */
+typedef enum {
+	RINGO_FS_UNKNOWN = 0,
+	RINGO_FS_OPEN, RINGO_FS_CLOSE, RINGO_FS_READ, RINGO_FS_WRITE, RINGO_FS_READV,
+	RINGO_FS_WRITEV, RINGO_FS_FSYNC, RINGO_FS_FDATASYNC, RINGO_FS_FALLOCATE,
+	RINGO_FS_FTRUNCATE, RINGO_FS_STAT, RINGO_FS_LSTAT, RINGO_FS_FSTAT, RINGO_FS_RENAME,
+	RINGO_FS_UNLINK, RINGO_FS_RMDIR, RINGO_FS_MKDIR, RINGO_FS_SYMLINK, RINGO_FS_LINK,
+	RINGO_FS_READLINK, RINGO_FS_SPLICE, RINGO_FS_FADVISE
+} ringo_fs_type;
+
+/* File metadata, filled by the stat calls (from statx). Times in ns. */
+struct ringo_stat {
+	uint64_t dev, ino, nlink, size, blocks, blksize, rdev;
+	uint32_t mode, uid, gid;
+	int64_t atime_ns, mtime_ns, ctime_ns, btime_ns; /* btime 0 if unknown */
+};
+
+typedef void (*ringo_fs_cb)(ringo_fs_t *req);
+
+struct ringo_fs {
+	RINGO_REQ_FIELDS
+	ringo_fs_cb cb;			/* read-only */
+	ringo_fs_type fs_type;		/* read-only */
+	ssize_t result;			/* read-only: >= 0 (fd, bytes, 0) or -errno */
+	struct ringo_stat statbuf;	/* read-only: after the stat calls */
+	const char *path;		/* read-only: the caller's, kept until cb */
+	const char *path2;		/* read-only: second path (rename, link...) */
+	void *buf;			/* private: readlink target buffer */
+	size_t len;			/* private */
+	int fd;				/* private */
+	uint64_t off;			/* private */
+	struct statx *stx;		/* private: points into statx_buf */
+	unsigned char statx_buf[256];	/* private: struct statx, kept opaque */
+	ringo_work_t work;		/* private: for calls the ring lacks */
+};
+
+/*
+ * Every call below starts one operation and returns 0 (cb will run once,
+ * with req->result set) or -errno (cb never runs): -EINVAL for NULL
+ * arguments, lengths over INT_MAX, or more than IOV_MAX iovecs. Paths and
+ * buffers are the caller's and must stay valid until cb. Offsets of -1
+ * use and move the file position, like read(2)/write(2); other offsets
+ * behave like pread(2)/pwrite(2) (> 4 GiB included; short reads at EOF).
+ * ringo_cancel() works on any of them (-ECANCELED in req->result).
+ */
+RINGO_EXTERN int ringo_fs_open(ringo_loop_t *loop, ringo_fs_t *req, const char *path, int flags,
+			       mode_t mode, ringo_fs_cb cb);
+/* openat(2) relative to `dirfd` (AT_FDCWD for the working directory). */
+RINGO_EXTERN int ringo_fs_openat(ringo_loop_t *loop, ringo_fs_t *req, int dirfd,
+				 const char *path, int flags, mode_t mode, ringo_fs_cb cb);
+RINGO_EXTERN int ringo_fs_close(ringo_loop_t *loop, ringo_fs_t *req, int fd, ringo_fs_cb cb);
+RINGO_EXTERN int ringo_fs_read(ringo_loop_t *loop, ringo_fs_t *req, int fd, void *buf, size_t len,
+			       int64_t offset, ringo_fs_cb cb);
+RINGO_EXTERN int ringo_fs_write(ringo_loop_t *loop, ringo_fs_t *req, int fd, const void *buf,
+				size_t len, int64_t offset, ringo_fs_cb cb);
+RINGO_EXTERN int ringo_fs_readv(ringo_loop_t *loop, ringo_fs_t *req, int fd,
+				const struct iovec *iov, unsigned niov, int64_t offset,
+				ringo_fs_cb cb);
+RINGO_EXTERN int ringo_fs_writev(ringo_loop_t *loop, ringo_fs_t *req, int fd,
+				 const struct iovec *iov, unsigned niov, int64_t offset,
+				 ringo_fs_cb cb);
+RINGO_EXTERN int ringo_fs_fsync(ringo_loop_t *loop, ringo_fs_t *req, int fd, ringo_fs_cb cb);
+RINGO_EXTERN int ringo_fs_fdatasync(ringo_loop_t *loop, ringo_fs_t *req, int fd, ringo_fs_cb cb);
+RINGO_EXTERN int ringo_fs_fallocate(ringo_loop_t *loop, ringo_fs_t *req, int fd, int mode,
+				    int64_t offset, int64_t len, ringo_fs_cb cb);
+/* The ring op on 6.9+, the work pool before. */
+RINGO_EXTERN int ringo_fs_ftruncate(ringo_loop_t *loop, ringo_fs_t *req, int fd, int64_t len,
+				    ringo_fs_cb cb);
+RINGO_EXTERN int ringo_fs_stat(ringo_loop_t *loop, ringo_fs_t *req, const char *path,
+			       ringo_fs_cb cb);
+RINGO_EXTERN int ringo_fs_lstat(ringo_loop_t *loop, ringo_fs_t *req, const char *path,
+				ringo_fs_cb cb);
+RINGO_EXTERN int ringo_fs_fstat(ringo_loop_t *loop, ringo_fs_t *req, int fd, ringo_fs_cb cb);
+RINGO_EXTERN int ringo_fs_rename(ringo_loop_t *loop, ringo_fs_t *req, const char *from,
+				 const char *to, ringo_fs_cb cb);
+RINGO_EXTERN int ringo_fs_unlink(ringo_loop_t *loop, ringo_fs_t *req, const char *path,
+				 ringo_fs_cb cb);
+RINGO_EXTERN int ringo_fs_rmdir(ringo_loop_t *loop, ringo_fs_t *req, const char *path,
+				ringo_fs_cb cb);
+RINGO_EXTERN int ringo_fs_mkdir(ringo_loop_t *loop, ringo_fs_t *req, const char *path,
+				mode_t mode, ringo_fs_cb cb);
+/* Create `linkpath` pointing at `target`. */
+RINGO_EXTERN int ringo_fs_symlink(ringo_loop_t *loop, ringo_fs_t *req, const char *target,
+				  const char *linkpath, ringo_fs_cb cb);
+RINGO_EXTERN int ringo_fs_link(ringo_loop_t *loop, ringo_fs_t *req, const char *from,
+			       const char *to, ringo_fs_cb cb);
+/* readlink(2) on the work pool into buf (not NUL-terminated); result is
+ * the length, which may equal len when the target was cut. */
+RINGO_EXTERN int ringo_fs_readlink(ringo_loop_t *loop, ringo_fs_t *req, const char *path,
+				   char *buf, size_t len, ringo_fs_cb cb);
+/* Move up to len bytes between fds, one of them a pipe (offsets -1: none). */
+RINGO_EXTERN int ringo_fs_splice(ringo_loop_t *loop, ringo_fs_t *req, int fd_in, int64_t off_in,
+				 int fd_out, int64_t off_out, size_t len, unsigned flags,
+				 ringo_fs_cb cb);
+RINGO_EXTERN int ringo_fs_fadvise(ringo_loop_t *loop, ringo_fs_t *req, int fd, int64_t offset,
+				  int64_t len, int advice, ringo_fs_cb cb);
 
 /* ---- DNS --------------------------------------------------------------- */
 

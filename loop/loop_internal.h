@@ -122,6 +122,7 @@ struct ringo__loop {
 	struct ringo__bufpool *bufpool;	/* receive buffers, on first read_start */
 	int bufpool_no_ms_accept;	/* the kernel refused multishot accept */
 	int send_zc;			/* SEND_ZC: 0 unknown, 1 usable, -1 not */
+	int fs_ftruncate;		/* FTRUNCATE op: 0 unknown, 1 usable, -1 not */
 	struct tbuckets timers;		/* timers, one bucket per deadline ms */
 	struct heap deadlines;		/* request deadlines, by (deadline, seq) */
 	uint64_t deadline_seq;		/* push counter: FIFO among equal deadlines */
