@@ -69,6 +69,7 @@ typedef struct ringo_getaddrinfo ringo_getaddrinfo_t;
 typedef struct ringo_udp ringo_udp_t;
 typedef struct ringo_udp_send ringo_udp_send_t;
 typedef struct ringo_fs ringo_fs_t;
+typedef struct ringo_fs_file ringo_fs_file_t;
 
 /* Intrusive doubly-linked list node; embedded in handles and requests. */
 struct ringo_queue {
@@ -205,6 +206,7 @@ enum {
 	RINGO_REQ_GETADDRINFO,
 	RINGO_REQ_UDP_SEND,
 	RINGO_REQ_FS,
+	RINGO_REQ_FS_FILE,
 	RINGO_REQ_TYPE_MAX
 };
 
@@ -733,6 +735,76 @@ RINGO_EXTERN int ringo_fs_splice(ringo_loop_t *loop, ringo_fs_t *req, int fd_in,
 				 ringo_fs_cb cb);
 RINGO_EXTERN int ringo_fs_fadvise(ringo_loop_t *loop, ringo_fs_t *req, int fd, int64_t offset,
 				  int64_t len, int advice, ringo_fs_cb cb);
+
+/* ---- Whole-file helpers ------------------------------------------------ */
+
+/* ringo_fs_write_file flags */
+#define RINGO_FS_ATOMIC (1U << 0)	/* temp file + fsync + rename + dir fsync */
+/* ringo_fs_copy_file flags */
+#define RINGO_FS_COPY_EXCL (1U << 0)	/* fail with -EEXIST if dst exists */
+
+/* Blocks a copy keeps in flight, and their size. */
+#define RINGO_FS_COPY_BLOCKS 4
+#define RINGO_FS_COPY_BLOCK (256 * 1024)
+
+typedef void (*ringo_fs_file_cb)(ringo_fs_file_t *req, int status);
+
+struct ringo_fs_copy_block {		/* private */
+	ringo_fs_t fs;
+	unsigned char *buf;
+	uint64_t off;
+	size_t len;
+	size_t done;
+	ringo_fs_file_t *owner;
+};
+
+struct ringo_fs_file {
+	RINGO_REQ_FIELDS
+	ringo_fs_file_cb cb;		/* read-only */
+	void *contents;			/* read-only: ringo_fs_read_file's result,
+					 * malloc'd and the caller's to free() */
+	size_t size;			/* read-only: bytes in contents / written / copied */
+	/* private below */
+	const char *path, *path2;
+	const void *src;
+	unsigned flags;
+	int step;
+	int fd, fd2, dirfd;
+	int err;
+	uint32_t mode;
+	size_t cap;
+	uint64_t off, total;
+	unsigned busy;
+	char tmp[4096];
+	ringo_fs_t fs;
+	struct ringo_fs_copy_block blocks[RINGO_FS_COPY_BLOCKS];
+};
+
+/*
+ * Read a whole file. cb gets 0 with req->contents (NUL-terminated for
+ * convenience; req->size bytes; free() it) or -errno with contents NULL.
+ */
+RINGO_EXTERN int ringo_fs_read_file(ringo_loop_t *loop, ringo_fs_file_t *req, const char *path,
+				    ringo_fs_file_cb cb);
+
+/*
+ * Write `len` bytes to path (created 0666 & ~umask, or truncated). With
+ * RINGO_FS_ATOMIC the data goes to a temp file in the same directory,
+ * which is fsynced and renamed over path, then the directory is fsynced:
+ * readers see the old file or the new one, never a part, even if the
+ * process dies midway (a leftover temp file is named ".NAME.ringo-*").
+ */
+RINGO_EXTERN int ringo_fs_write_file(ringo_loop_t *loop, ringo_fs_file_t *req, const char *path,
+				     const void *data, size_t len, unsigned flags,
+				     ringo_fs_file_cb cb);
+
+/*
+ * Copy src to dst with RINGO_FS_COPY_BLOCKS reads and writes in flight,
+ * keeping src's permission bits. dst is truncated unless
+ * RINGO_FS_COPY_EXCL. cb gets 0 (req->size = bytes copied) or -errno.
+ */
+RINGO_EXTERN int ringo_fs_copy_file(ringo_loop_t *loop, ringo_fs_file_t *req, const char *src,
+				    const char *dst, unsigned flags, ringo_fs_file_cb cb);
 
 /* ---- DNS --------------------------------------------------------------- */
 
