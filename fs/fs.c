@@ -81,6 +81,8 @@ static void init_req(ringo_loop_t *loop, ringo_fs_t *req, ringo_fs_type type, ri
 	req->rflags = 0;
 	req->heap_index = HEAP_NONE;
 	req->stx = (struct statx *)(void *)req->statx_buf;
+	/* Marks "not on the work pool", for ringo_cancel. */
+	req->work.type = RINGO_REQ_UNKNOWN;
 }
 
 static bool valid(ringo_loop_t *loop, ringo_fs_t *req, ringo_fs_cb cb)
@@ -423,8 +425,13 @@ RINGO_EXTERN int ringo_fs_ftruncate(ringo_loop_t *loop, ringo_fs_t *req, int fd,
 	return 0;
 }
 
-/* ringo_cancel on a file request running on the pool. */
+/* ringo_cancel on a file request with no op in flight: only one that
+ * went to the work pool can still be waiting there. */
 int ringo__fs_cancel(ringo_req_t *req)
 {
-	return ringo__work_cancel(&((ringo_fs_t *)req)->work);
+	ringo_fs_t *fs = (ringo_fs_t *)req;
+
+	if (fs->work.type != RINGO_REQ_WORK || fs->work.loop != req->loop)
+		return -ENOENT;
+	return ringo__work_cancel(&fs->work);
 }

@@ -91,6 +91,7 @@ typedef enum {
 #define RINGO_LOOP_NO_BUF_RING		(1U << 3)	/* no provided-buffer rings */
 #define RINGO_LOOP_NO_EXT_ARG		(1U << 4)	/* timed waits via a timeout SQE */
 #define RINGO_LOOP_NO_FS_RING_OPS	(1U << 5)	/* ftruncate on the work pool */
+#define RINGO_LOOP_KNOWN_FLAGS		((1U << 6) - 1)	/* every flag above */
 
 struct ringo_loop_opts {
 	unsigned entries;	  /* SQ entries, a power of two; 0 = 256 */

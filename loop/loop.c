@@ -92,8 +92,7 @@ static int check_opts(const struct ringo_loop_opts *o)
 		return -EINVAL;
 	if (o->cq_entries && o->cq_entries < o->entries)
 		return -EINVAL;
-	if (o->flags & ~(RINGO_LOOP_SQPOLL | RINGO_LOOP_NO_DEFER_TASKRUN | RINGO_LOOP_NO_MULTISHOT |
-			 RINGO_LOOP_NO_BUF_RING | RINGO_LOOP_NO_EXT_ARG | RINGO_LOOP_NO_FS_RING_OPS))
+	if (o->flags & ~RINGO_LOOP_KNOWN_FLAGS)
 		return -EINVAL;
 	return 0;
 }

@@ -1236,7 +1236,7 @@ START_TEST(test_bad_init)
 	o.cq_entries = 0;
 	o.flags = 1U << 31;
 	ck_assert_int_eq(ringo_loop_init(&other, &o), -EINVAL);
-	o.flags = RINGO_LOOP_NO_EXT_ARG << 1;
+	o.flags = RINGO_LOOP_KNOWN_FLAGS + 1;
 	ck_assert_int_eq(ringo_loop_init(&other, &o), -EINVAL);
 	/* Nothing was set up by the failures: calls on it are refused. */
 	ck_assert_int_eq(ringo_run(&other, RINGO_RUN_NOWAIT), -EINVAL);
