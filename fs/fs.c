@@ -70,6 +70,7 @@ static void fs_complete(ringo_loop_t *loop, struct ringo__op *op, int res, unsig
 	finish(req, res);
 }
 
+/* The fields of a file request; its op fields come from ringo__req_op. */
 static void init_req(ringo_loop_t *loop, ringo_fs_t *req, ringo_fs_type type, ringo_fs_cb cb)
 {
 	req->loop = loop;
@@ -94,13 +95,12 @@ static bool valid(ringo_loop_t *loop, ringo_fs_t *req, ringo_fs_cb cb)
 static struct ringo_sqe *start(ringo_loop_t *loop, ringo_fs_t *req, ringo_fs_type type,
 			       ringo_fs_cb cb)
 {
-	struct ringo__op *op = ringo__op_new(loop, fs_complete, req, NULL);
+	struct ringo__op *op = ringo__req_op(loop, (ringo_req_t *)req, RINGO_REQ_FS, fs_complete,
+					     NULL);
 
 	if (!op)
 		return NULL;
 	init_req(loop, req, type, cb);
-	op->counts_active = 1;
-	L(loop)->active_reqs++;
 	req->op_id = op->id;
 	return ringo__op_sqe(loop, op);
 }

@@ -158,6 +158,12 @@ void ringo__ops_free(ringo_loop_t *loop);
 /* A fresh record in the table, or NULL (-ENOMEM). */
 struct ringo__op *ringo__op_new(ringo_loop_t *loop, ringo__complete_fn complete, void *owner,
 				ringo_handle_t *handle);
+/*
+ * A record for a request's op: the request is counted active until its
+ * last CQE, and its common fields (loop, type, op_id, no deadline) are set.
+ */
+struct ringo__op *ringo__req_op(ringo_loop_t *loop, ringo_req_t *req, int type,
+				ringo__complete_fn complete, ringo_handle_t *handle);
 /* The SQE to fill for `op`: a ring SQE, or op->staged when it must wait. */
 struct ringo_sqe *ringo__op_sqe(ringo_loop_t *loop, struct ringo__op *op);
 struct ringo__op *ringo__op_find(ringo_loop_t *loop, uint64_t id);

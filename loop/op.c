@@ -101,6 +101,23 @@ struct ringo__op *ringo__op_new(ringo_loop_t *loop, ringo__complete_fn complete,
 
 static struct ringo_sqe *stage(struct ringo__loop *l, struct ringo__op *op);
 
+struct ringo__op *ringo__req_op(ringo_loop_t *loop, ringo_req_t *req, int type,
+				ringo__complete_fn complete, ringo_handle_t *handle)
+{
+	struct ringo__op *op = ringo__op_new(loop, complete, req, handle);
+
+	if (!op)
+		return NULL;
+	op->counts_active = 1;
+	L(loop)->active_reqs++;
+	req->loop = loop;
+	req->type = type;
+	req->op_id = op->id;
+	req->heap_index = HEAP_NONE;
+	req->rflags = 0;
+	return op;
+}
+
 struct ringo_sqe *ringo__op_sqe(ringo_loop_t *loop, struct ringo__op *op)
 {
 	struct ringo__loop *l = L(loop);

@@ -54,18 +54,11 @@ static int check(ringo_loop_t *loop, ringo_raw_t *req, ringo_raw_cb cb)
 /* Take a record for req; the caller gets its SQE. */
 static struct ringo__op *start(ringo_loop_t *loop, ringo_raw_t *req, ringo_raw_cb cb)
 {
-	struct ringo__op *op = ringo__op_new(loop, raw_complete, req, NULL);
+	struct ringo__op *op = ringo__req_op(loop, (ringo_req_t *)req, RINGO_REQ_RAW, raw_complete,
+					     NULL);
 
-	if (!op)
-		return NULL;
-	op->counts_active = 1;
-	L(loop)->active_reqs++;
-	req->loop = loop;
-	req->type = RINGO_REQ_RAW;
-	req->cb = cb;
-	req->op_id = op->id;
-	req->heap_index = HEAP_NONE;
-	req->rflags = 0;
+	if (op)
+		req->cb = cb;
 	return op;
 }
 

@@ -242,18 +242,12 @@ static int start_connect(ringo_connect_t *req, ringo_stream_t *s, ringo_connect_
 
 	if (s->connect_id || (s->sflags & (STREAM_CONNECTED | STREAM_LISTENING)))
 		return -EALREADY;
-	op = ringo__op_new(s->loop, connect_complete, req, (ringo_handle_t *)s);
+	op = ringo__req_op(s->loop, (ringo_req_t *)req, RINGO_REQ_CONNECT, connect_complete,
+			   (ringo_handle_t *)s);
 	if (!op)
 		return -ENOMEM;
-	op->counts_active = 1;
-	L(s->loop)->active_reqs++;
-	req->loop = s->loop;
-	req->type = RINGO_REQ_CONNECT;
 	req->handle = s;
 	req->cb = cb;
-	req->op_id = op->id;
-	req->heap_index = HEAP_NONE;
-	req->rflags = 0;
 	s->connect_id = op->id;
 	ringo_prep_connect(ringo__op_sqe(s->loop, op), s->fd, (struct sockaddr *)&req->addr,
 			   req->addrlen);

@@ -110,18 +110,12 @@ RINGO_EXTERN int ringo_udp_send(ringo_udp_send_t *req, ringo_udp_t *u, const str
 	ret = open_socket(u, addr ? addr->sa_family : AF_INET);
 	if (ret)
 		return ret;
-	op = ringo__op_new(u->loop, send_complete, req, (ringo_handle_t *)u);
+	op = ringo__req_op(u->loop, (ringo_req_t *)req, RINGO_REQ_UDP_SEND, send_complete,
+			   (ringo_handle_t *)u);
 	if (!op)
 		return -ENOMEM;
-	op->counts_active = 1;
-	L(u->loop)->active_reqs++;
-	req->loop = u->loop;
-	req->type = RINGO_REQ_UDP_SEND;
 	req->handle = u;
 	req->cb = cb;
-	req->op_id = op->id;
-	req->rflags = 0;
-	req->heap_index = HEAP_NONE;
 	memset(&req->msg, 0, sizeof(req->msg));
 	if (addr) {
 		memcpy(&req->addr, addr, len);
