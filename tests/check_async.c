@@ -27,14 +27,6 @@ static ringo_loop_t loop;
 static int loop_ret;		/* ringo_loop_init's result for this test */
 static pthread_t loop_thread;	/* the thread that runs the loop */
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void sleep_us(long us)
 {
 	struct timespec ts = { .tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000 };
@@ -43,18 +35,7 @@ static void sleep_us(long us)
 }
 
 /* Outside CI a machine without io_uring skips; anywhere else init must work. */
-static int io_uring_blocked(int ret)
-{
-	const char *ci = getenv("CI");
-
-	return (ret == -ENOSYS || ret == -EPERM) && !(ci && strcmp(ci, "true") == 0);
-}
-
-#define NEED_LOOP()                                                                            \
-	do {                                                                                   \
-		if (loop_ret)                                                                  \
-			TEST_SKIP("io_uring unavailable: %s", ringo_setup_strerror(loop_ret)); \
-	} while (0)
+#define NEED_LOOP() TEST_NEED_LOOP(loop_ret)
 
 /* ---- a gate that pool threads wait at until the test opens it ---------- */
 
@@ -86,9 +67,7 @@ static void setup(void)
 {
 	reset_counters();
 	memset(&loop, 0, sizeof(loop));
-	loop_ret = ringo_loop_init(&loop, NULL);
-	ck_assert_msg(loop_ret == 0 || io_uring_blocked(loop_ret), "ringo_loop_init: %s (%s)",
-		      ringo_err_name(loop_ret), ringo_setup_strerror(loop_ret));
+	loop_ret = test_loop_init(&loop, NULL);
 	loop_thread = pthread_self();
 	gate_set(0);
 }
@@ -194,10 +173,10 @@ START_TEST(test_async_threads)
 		ck_assert_int_eq(pthread_join(threads[i], NULL), 0);
 
 	/* No lost wake-up: some callback after the last send sees it. */
-	deadline = now_ns() + 5000000000LL;
+	deadline = test_now_ns() + 5000000000LL;
 	while (seen < total) {
-		ck_assert_msg(now_ns() < deadline, "last send lost: callback saw %lu of %lu sends",
-			      seen, total);
+		ck_assert_msg(test_now_ns() < deadline,
+			      "last send lost: callback saw %lu of %lu sends", seen, total);
 		ck_assert_int_gt(ringo_run(&loop, RINGO_RUN_NOWAIT), 0);
 		if (seen < total)
 			sleep_us(1000);
@@ -368,11 +347,11 @@ START_TEST(test_async_unref)
 	ck_assert_int_eq(ringo_is_active(hh), 1);
 	ck_assert_int_eq(ringo_loop_alive(&loop), 0);
 
-	t0 = now_ns();
+	t0 = test_now_ns();
 	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
 	ck_assert_int_eq(ringo_async_send(&h), 0);
 	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
-	ck_assert_msg(now_ns() - t0 < 1000000000LL, "unref'ed async kept the loop running");
+	ck_assert_msg(test_now_ns() - t0 < 1000000000LL, "unref'ed async kept the loop running");
 
 	/* Referenced again, the earlier send is delivered. */
 	ringo_ref(hh);
@@ -466,10 +445,10 @@ static void plain_after(ringo_work_t *req, int status)
 
 static void wait_flag(int *flag, const char *what)
 {
-	int64_t deadline = now_ns() + 5000000000LL;
+	int64_t deadline = test_now_ns() + 5000000000LL;
 
 	while (!__atomic_load_n(flag, __ATOMIC_SEQ_CST)) {
-		ck_assert_msg(now_ns() < deadline, "timed out waiting for %s", what);
+		ck_assert_msg(test_now_ns() < deadline, "timed out waiting for %s", what);
 		sleep_us(100);
 	}
 }
@@ -590,34 +569,47 @@ END_TEST
 
 /* ---- cancel in each state, with a pool of one ------------------------- */
 
-START_TEST(test_work_cancel_states)
+/* A pool of one thread: a runs (held at the gate), b waits in the queue. */
+static void one_running_one_queued(struct job *a, struct job *b)
 {
 	struct ringo_loop_opts opts;
-	struct job a, b;
 
-	NEED_LOOP();
 	ringo_loop_opts_init(&opts);
 	opts.threadpool_size = 1;
 	reinit(&opts);
-	memset(&a, 0, sizeof(a));
-	memset(&b, 0, sizeof(b));
-	ck_assert_int_eq(ringo_work_queue(&loop, &a.req, gated_work, plain_after), 0);
-	ck_assert_int_eq(ringo_work_queue(&loop, &b.req, gated_work, plain_after), 0);
-	wait_flag(&a.started, "the first request to start");
+	memset(a, 0, sizeof(*a));
+	memset(b, 0, sizeof(*b));
+	ck_assert_int_eq(ringo_work_queue(&loop, &a->req, gated_work, plain_after), 0);
+	ck_assert_int_eq(ringo_work_queue(&loop, &b->req, gated_work, plain_after), 0);
+	wait_flag(&a->started, "the first request to start");
+}
+
+/* Open the gate and run to the end: b, cancelled in the queue, never ran. */
+static void run_cancelled_queued(struct job *b)
+{
+	gate_set(1);
+	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
+	ck_assert_int_eq(b->after_calls, 1);
+	ck_assert_int_eq(b->status, -ECANCELED);
+	ck_assert_int_eq(b->work_calls, 0);
+}
+
+START_TEST(test_work_cancel_states)
+{
+	struct job a, b;
+
+	NEED_LOOP();
+	one_running_one_queued(&a, &b);
 
 	ck_assert_int_eq(ringo_cancel((ringo_req_t *)&a.req), -EBUSY);
 	ck_assert_int_eq(ringo_cancel((ringo_req_t *)&b.req), 0);
 	ck_assert_int_eq(b.after_calls, 0);
 	ck_assert_int_eq(ringo_loop_close(&loop), -EBUSY);
 
-	gate_set(1);
-	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
+	run_cancelled_queued(&b);
 	ck_assert_int_eq(a.after_calls, 1);
 	ck_assert_int_eq(a.status, 0);
 	ck_assert_int_eq(a.work_calls, 1);
-	ck_assert_int_eq(b.after_calls, 1);
-	ck_assert_int_eq(b.status, -ECANCELED);
-	ck_assert_int_eq(b.work_calls, 0);
 
 	/* Finished, either way: nothing to cancel. */
 	ck_assert_int_eq(ringo_cancel((ringo_req_t *)&a.req), -ENOENT);
@@ -637,27 +629,15 @@ END_TEST
 /* ringo.h: -EALREADY if it is already being cancelled. */
 START_TEST(test_work_cancel_twice)
 {
-	struct ringo_loop_opts opts;
 	struct job a, b;
 	int again;
 
 	NEED_LOOP();
-	ringo_loop_opts_init(&opts);
-	opts.threadpool_size = 1;
-	reinit(&opts);
-	memset(&a, 0, sizeof(a));
-	memset(&b, 0, sizeof(b));
-	ck_assert_int_eq(ringo_work_queue(&loop, &a.req, gated_work, plain_after), 0);
-	ck_assert_int_eq(ringo_work_queue(&loop, &b.req, gated_work, plain_after), 0);
-	wait_flag(&a.started, "the first request to start");
+	one_running_one_queued(&a, &b);
 	ck_assert_int_eq(ringo_cancel((ringo_req_t *)&b.req), 0);
 	again = ringo_cancel((ringo_req_t *)&b.req);
 
-	gate_set(1);
-	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
-	ck_assert_int_eq(b.after_calls, 1);
-	ck_assert_int_eq(b.status, -ECANCELED);
-	ck_assert_int_eq(b.work_calls, 0);
+	run_cancelled_queued(&b);
 	ck_assert_int_eq(a.after_calls, 1);
 	ck_assert_int_eq(a.status, 0);
 	ck_assert_msg(again == -EALREADY, "second cancel of a cancelled request: %s, want EALREADY",
@@ -682,13 +662,13 @@ static int pool_gave_up; /* atomic: a request timed out waiting for company */
  * a pool of N threads shows a peak of exactly N. */
 static void crowd_work(ringo_work_t *req)
 {
-	int64_t deadline = now_ns() + 2000000000LL;
+	int64_t deadline = test_now_ns() + 2000000000LL;
 
 	job_work_begin(job_of(req));
 	track_enter();
 	while (__atomic_load_n(&max_running, __ATOMIC_SEQ_CST) < pool_want &&
 	       !__atomic_load_n(&pool_gave_up, __ATOMIC_SEQ_CST)) {
-		if (now_ns() > deadline)
+		if (test_now_ns() > deadline)
 			__atomic_store_n(&pool_gave_up, 1, __ATOMIC_SEQ_CST);
 		sleep_us(100);
 	}
@@ -855,11 +835,9 @@ static void reset_counters(void)
 static Suite *suite(void)
 {
 	Suite *s = suite_create("async");
-	TCase *async = tcase_create("async");
-	TCase *work = tcase_create("work");
+	TCase *async = test_tcase(s, "async", setup, teardown, 60);
+	TCase *work = test_tcase(s, "work", setup, teardown, 60);
 
-	tcase_add_checked_fixture(async, setup, teardown);
-	tcase_set_timeout(async, 60);
 	tcase_add_test(async, test_async_threads);
 	tcase_add_test(async, test_async_coalesce);
 	tcase_add_test(async, test_async_close_in_cb);
@@ -867,10 +845,7 @@ static Suite *suite(void)
 	tcase_add_test(async, test_async_close_other);
 	tcase_add_test(async, test_async_bad_args);
 	tcase_add_test(async, test_async_unref);
-	suite_add_tcase(s, async);
 
-	tcase_add_checked_fixture(work, setup, teardown);
-	tcase_set_timeout(work, 60);
 	tcase_add_test(work, test_work_random_cancel);
 	tcase_add_test(work, test_work_cancel_states);
 	tcase_add_test(work, test_work_cancel_twice);
@@ -880,7 +855,6 @@ static Suite *suite(void)
 	tcase_add_test(work, test_work_requeue_in_after_cb);
 	tcase_add_test(work, test_work_bad_args);
 	tcase_add_test(work, test_work_close_busy);
-	suite_add_tcase(s, work);
 
 	return s;
 }

@@ -25,37 +25,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "test_util.h"
+#define MAX_TRACKED 8	/* fds one test may track */
 
-/* ---- fixture: one ring and the fds a test opened ---------------------- */
-
-#define MAX_TRACKED 8
-
-static struct ringo_ring ring;
-static bool ring_live;			/* ring must be exited in teardown */
-static int tracked[MAX_TRACKED];	/* fds teardown closes */
-static unsigned nr_tracked;
-
-static void setup(void)
-{
-	ring_live = false;
-	nr_tracked = 0;
-}
-
-static void teardown(void)
-{
-	while (nr_tracked)
-		close(tracked[--nr_tracked]);
-	if (ring_live)
-		ringo_ring_exit(&ring);
-	ring_live = false;
-}
-
-#define RING_UP(entries)                                                                       \
-	do {                                                                                   \
-		TEST_RING_INIT(&ring, (entries), 0);                                           \
-		ring_live = true;                                                              \
-	} while (0)
+#include "fixture_ring.h"
 
 /* Buffer rings have no opcode to probe; they came with Linux 5.19. */
 #define REQUIRE_BUF_RINGS()                                                                    \
@@ -63,31 +35,6 @@ static void teardown(void)
 		if (!test_kernel_at_least(5, 19))                                              \
 			TEST_SKIP("ring-mapped provided buffers need Linux 5.19");             \
 	} while (0)
-
-static int track(int fd)
-{
-	ck_assert_msg(fd >= 0, "fd %d", fd);
-	ck_assert_uint_lt(nr_tracked, MAX_TRACKED);
-	tracked[nr_tracked++] = fd;
-	return fd;
-}
-
-static struct ringo_sqe *get_sqe(uint64_t user_data)
-{
-	struct ringo_sqe *sqe = ringo_ring_get_sqe(&ring);
-
-	ck_assert_ptr_nonnull(sqe);
-	ringo_sqe_set_data64(sqe, user_data);
-	return sqe;
-}
-
-static void swap_cqes(struct ringo_cqe *a, struct ringo_cqe *b)
-{
-	struct ringo_cqe t = *a;
-
-	*a = *b;
-	*b = t;
-}
 
 static bool all_bytes(const void *p, int byte, size_t len)
 {
@@ -100,47 +47,11 @@ static bool all_bytes(const void *p, int byte, size_t len)
 	return true;
 }
 
-/* A connected loopback pair made by one accept and one connect on the ring. */
-struct tcp_pair {
-	int listener;
-	int server;	/* accepted end */
-	int client;	/* connecting end */
-};
-
-static void tcp_pair_open(struct tcp_pair *p)
-{
-	struct sockaddr_in addr;
-	struct ringo_cqe acc, con;
-
-	p->listener = track(test_tcp_listener(&addr));
-	p->client = track(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-	ringo_prep_accept(get_sqe(0xaaaaaaaa), p->listener, NULL, NULL, 0);
-	ringo_prep_connect(get_sqe(0xcccccccc), p->client, (struct sockaddr *)&addr,
-			   sizeof(addr));
-	ck_assert_int_eq(ringo_ring_submit(&ring), 2);
-	acc = test_wait_one(&ring);
-	con = test_wait_one(&ring);
-	if (acc.user_data == 0xcccccccc)
-		swap_cqes(&acc, &con);
-	ck_assert_uint_eq(acc.user_data, 0xaaaaaaaa);
-	ck_assert_msg(acc.res > 0, "accept res %d (%s)", acc.res, ringo_err_name(acc.res));
-	ck_assert_uint_eq(acc.flags, 0);
-	p->server = track(acc.res);
-	ck_assert_uint_eq(con.user_data, 0xcccccccc);
-	ck_assert_msg(con.res == 0, "connect res %d (%s)", con.res, ringo_err_name(con.res));
-	ck_assert_uint_eq(con.flags, 0);
-}
-
 /* send through the ring; the whole buffer goes and the CQE is plain. */
 static void ring_send(int fd, const void *buf, size_t len, uint64_t user_data)
 {
-	struct ringo_cqe cqe;
-
 	ringo_prep_send(get_sqe(user_data), fd, buf, len, 0);
-	cqe = test_submit_wait_one(&ring);
-	ck_assert_uint_eq(cqe.user_data, user_data);
-	ck_assert_int_eq(cqe.res, (int)len);
-	ck_assert_uint_eq(cqe.flags, 0);
+	test_submit_expect(&ring, user_data, (int)len);
 }
 
 /* ---- legacy provided buffers ----------------------------------------- */
@@ -314,10 +225,7 @@ START_TEST(test_provide_buffers_recv)
 
 	RING_UP(16);
 	TEST_REQUIRE_OP(&ring, RINGO_OP_PROVIDE_BUFFERS);
-	TEST_REQUIRE_OP(&ring, RINGO_OP_ACCEPT);
-	TEST_REQUIRE_OP(&ring, RINGO_OP_CONNECT);
-	TEST_REQUIRE_OP(&ring, RINGO_OP_SEND);
-	TEST_REQUIRE_OP(&ring, RINGO_OP_RECV);
+	REQUIRE_TCP_OPS();
 
 	memset(bufs, 0x5a, sizeof(bufs));
 	provide(bufs, LEGACY_NR, 0, 0xcccccccc);
@@ -477,10 +385,7 @@ START_TEST(test_buf_group_recv)
 
 	REQUIRE_BUF_RINGS();
 	RING_UP(16);
-	TEST_REQUIRE_OP(&ring, RINGO_OP_ACCEPT);
-	TEST_REQUIRE_OP(&ring, RINGO_OP_CONNECT);
-	TEST_REQUIRE_OP(&ring, RINGO_OP_SEND);
-	TEST_REQUIRE_OP(&ring, RINGO_OP_RECV);
+	REQUIRE_TCP_OPS();
 	group_init(&bg, GROUP_BGID, GROUP_BUF_SIZE, GROUP_COUNT);
 	tcp_pair_open(&p);
 
@@ -535,10 +440,7 @@ START_TEST(test_buf_group_multishot_recv)
 	if (!test_kernel_at_least(6, 0))
 		TEST_SKIP("multishot recv needs Linux 6.0");
 	RING_UP(16);
-	TEST_REQUIRE_OP(&ring, RINGO_OP_ACCEPT);
-	TEST_REQUIRE_OP(&ring, RINGO_OP_CONNECT);
-	TEST_REQUIRE_OP(&ring, RINGO_OP_SEND);
-	TEST_REQUIRE_OP(&ring, RINGO_OP_RECV);
+	REQUIRE_TCP_OPS();
 	TEST_REQUIRE_OP(&ring, RINGO_OP_ASYNC_CANCEL);
 	group_init(&bg, GROUP_BGID, GROUP_BUF_SIZE, GROUP_COUNT);
 	tcp_pair_open(&p);
@@ -593,10 +495,7 @@ START_TEST(test_buf_group_multishot_recv)
 		cancel_ud = next_user_data++;
 		ringo_prep_cancel64(get_sqe(cancel_ud), recv_ud, 0);
 		ck_assert_int_eq(ringo_ring_submit(&ring), 1);
-		cancel_cqe = test_wait_one(&ring);
-		cqe = test_wait_one(&ring);
-		if (cancel_cqe.user_data == recv_ud && cqe.user_data == cancel_ud)
-			swap_cqes(&cancel_cqe, &cqe);
+		wait_two(cancel_ud, &cancel_cqe, &cqe);
 		ck_assert_uint_eq(cancel_cqe.user_data, cancel_ud);
 		ck_assert_uint_eq(cqe.user_data, recv_ud);
 		ck_assert_int_lt(cqe.res, 0);
@@ -629,23 +528,71 @@ static unsigned char *slice_backing(void)
 	return mem;
 }
 
-START_TEST(test_slice_round_trip)
+/*
+ * The first `len` bytes of slot `bid` of `src`: heap memory through
+ * ringo_buf_slice, or a real group through ringo_buf_group_buffer. The
+ * properties below hold for both, so each is written once for both.
+ */
+typedef int (*slot_fn)(void *src, unsigned bid, unsigned len, void **out);
+
+static int slice_slot(void *mem, unsigned bid, unsigned len, void **out)
 {
-	unsigned char *mem = slice_backing();
+	return ringo_buf_slice(mem, SLICE_ENTRIES, SLICE_SIZE, bid, len, out);
+}
+
+static int group_slot(void *bg, unsigned bid, unsigned len, void **out)
+{
+	return ringo_buf_group_buffer(bg, bid, len, out);
+}
+
+/* Every slot is at base + bid * SLICE_SIZE and keeps what was written to it. */
+static void check_round_trip(slot_fn slot_of, void *src, unsigned char *base)
+{
 	unsigned bid;
 	void *slot;
 
 	for (bid = 0; bid < SLICE_ENTRIES; bid++) {
-		ck_assert_int_eq(ringo_buf_slice(mem, SLICE_ENTRIES, SLICE_SIZE, bid, SLICE_SIZE,
-						 &slot), 0);
-		ck_assert_ptr_eq(slot, mem + bid * SLICE_SIZE);
+		ck_assert_int_eq(slot_of(src, bid, SLICE_SIZE, &slot), 0);
+		ck_assert_ptr_eq(slot, base + bid * SLICE_SIZE);
 		memset(slot, (int)bid + 1, SLICE_SIZE);
 	}
 	for (bid = 0; bid < SLICE_ENTRIES; bid++) {
-		ck_assert_int_eq(ringo_buf_slice(mem, SLICE_ENTRIES, SLICE_SIZE, bid, SLICE_SIZE,
-						 &slot), 0);
+		ck_assert_int_eq(slot_of(src, bid, SLICE_SIZE, &slot), 0);
 		ck_assert(all_bytes(slot, (int)bid + 1, SLICE_SIZE));
 	}
+}
+
+/* A CQE that says only 3 bytes were filled gets those 3: a prefix. */
+static void check_partial_len(slot_fn slot_of, void *src)
+{
+	void *slot, *prefix;
+
+	ck_assert_int_eq(slot_of(src, 2, SLICE_SIZE, &slot), 0);
+	memcpy(slot, "ABCDEFGH", SLICE_SIZE);
+	ck_assert_int_eq(slot_of(src, 2, 3, &prefix), 0);
+	ck_assert_ptr_eq(prefix, slot);
+	ck_assert_mem_eq(prefix, "ABC", 3);
+}
+
+/* Neighbours are adjacent and do not overlap. */
+static void check_adjacent_disjoint(slot_fn slot_of, void *src)
+{
+	void *a, *b;
+
+	ck_assert_int_eq(slot_of(src, 0, SLICE_SIZE, &a), 0);
+	ck_assert_int_eq(slot_of(src, 1, SLICE_SIZE, &b), 0);
+	ck_assert_ptr_eq((unsigned char *)a + SLICE_SIZE, b);
+	memset(a, 0xaa, SLICE_SIZE);
+	memset(b, 0xbb, SLICE_SIZE);
+	ck_assert(all_bytes(a, 0xaa, SLICE_SIZE));
+	ck_assert(all_bytes(b, 0xbb, SLICE_SIZE));
+}
+
+START_TEST(test_slice_round_trip)
+{
+	unsigned char *mem = slice_backing();
+
+	check_round_trip(slice_slot, mem, mem);
 	free(mem);
 }
 END_TEST
@@ -653,15 +600,8 @@ END_TEST
 START_TEST(test_slice_partial_len)
 {
 	unsigned char *mem = slice_backing();
-	void *slot, *prefix;
 
-	ck_assert_int_eq(ringo_buf_slice(mem, SLICE_ENTRIES, SLICE_SIZE, 2, SLICE_SIZE, &slot), 0);
-	memcpy(slot, "ABCDEFGH", SLICE_SIZE);
-
-	/* A CQE that says only 3 bytes were filled gets those 3. */
-	ck_assert_int_eq(ringo_buf_slice(mem, SLICE_ENTRIES, SLICE_SIZE, 2, 3, &prefix), 0);
-	ck_assert_ptr_eq(prefix, slot);
-	ck_assert_mem_eq(prefix, "ABC", 3);
+	check_partial_len(slice_slot, mem);
 	free(mem);
 }
 END_TEST
@@ -709,15 +649,8 @@ END_TEST
 START_TEST(test_slice_adjacent_disjoint)
 {
 	unsigned char *mem = slice_backing();
-	void *a, *b;
 
-	ck_assert_int_eq(ringo_buf_slice(mem, SLICE_ENTRIES, SLICE_SIZE, 0, SLICE_SIZE, &a), 0);
-	ck_assert_int_eq(ringo_buf_slice(mem, SLICE_ENTRIES, SLICE_SIZE, 1, SLICE_SIZE, &b), 0);
-	ck_assert_ptr_eq((unsigned char *)a + SLICE_SIZE, b);
-	memset(a, 0xaa, SLICE_SIZE);
-	memset(b, 0xbb, SLICE_SIZE);
-	ck_assert(all_bytes(a, 0xaa, SLICE_SIZE));
-	ck_assert(all_bytes(b, 0xbb, SLICE_SIZE));
+	check_adjacent_disjoint(slice_slot, mem);
 	free(mem);
 }
 END_TEST
@@ -726,30 +659,14 @@ END_TEST
 START_TEST(test_group_buffer_bounds)
 {
 	struct ringo_buf_group bg;
-	void *slot, *a, *b;
-	unsigned bid;
+	void *a;
 
 	REQUIRE_BUF_RINGS();
 	RING_UP(4);
 	group_init(&bg, 5, SLICE_SIZE, SLICE_ENTRIES);
 
-	/* Round trip through every slot. */
-	for (bid = 0; bid < SLICE_ENTRIES; bid++) {
-		ck_assert_int_eq(ringo_buf_group_buffer(&bg, bid, SLICE_SIZE, &slot), 0);
-		ck_assert_ptr_eq(slot, bg.base + bid * SLICE_SIZE);
-		memset(slot, (int)bid + 1, SLICE_SIZE);
-	}
-	for (bid = 0; bid < SLICE_ENTRIES; bid++) {
-		ck_assert_int_eq(ringo_buf_group_buffer(&bg, bid, SLICE_SIZE, &slot), 0);
-		ck_assert(all_bytes(slot, (int)bid + 1, SLICE_SIZE));
-	}
-
-	/* A partial length is a prefix. */
-	ck_assert_int_eq(ringo_buf_group_buffer(&bg, 2, SLICE_SIZE, &slot), 0);
-	memcpy(slot, "ABCDEFGH", SLICE_SIZE);
-	ck_assert_int_eq(ringo_buf_group_buffer(&bg, 2, 3, &a), 0);
-	ck_assert_ptr_eq(a, slot);
-	ck_assert_mem_eq(a, "ABC", 3);
+	check_round_trip(group_slot, &bg, bg.base);
+	check_partial_len(group_slot, &bg);
 
 	/* Zero length is empty, not an error. */
 	ck_assert_int_eq(ringo_buf_group_buffer(&bg, 0, 0, &a), 0);
@@ -760,14 +677,7 @@ START_TEST(test_group_buffer_bounds)
 	ck_assert_int_eq(ringo_buf_group_buffer(&bg, UINT_MAX, 1, &a), -EINVAL);
 	ck_assert_int_eq(ringo_buf_group_buffer(&bg, 0, SLICE_SIZE + 1, &a), -EINVAL);
 
-	/* Neighbours do not overlap. */
-	ck_assert_int_eq(ringo_buf_group_buffer(&bg, 0, SLICE_SIZE, &a), 0);
-	ck_assert_int_eq(ringo_buf_group_buffer(&bg, 1, SLICE_SIZE, &b), 0);
-	ck_assert_ptr_eq((unsigned char *)a + SLICE_SIZE, b);
-	memset(a, 0xaa, SLICE_SIZE);
-	memset(b, 0xbb, SLICE_SIZE);
-	ck_assert(all_bytes(a, 0xaa, SLICE_SIZE));
-	ck_assert(all_bytes(b, 0xbb, SLICE_SIZE));
+	check_adjacent_disjoint(group_slot, &bg);
 
 	ringo_buf_group_exit(&bg);
 }
@@ -936,24 +846,16 @@ static Suite *suite(void)
 	Suite *s = suite_create("bufring");
 	TCase *tc;
 
-	tc = tcase_create("legacy");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
+	tc = test_tcase(s, "legacy", setup, teardown, 30);
 	tcase_add_test(tc, test_provide_buffers_read);
 	tcase_add_test(tc, test_remove_buffers);
 	tcase_add_test(tc, test_provide_buffers_recv);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("ring_mapped");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
+	tc = test_tcase(s, "ring_mapped", setup, teardown, 30);
 	tcase_add_test(tc, test_buf_group_recv);
 	tcase_add_test(tc, test_buf_group_multishot_recv);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("slice_bounds");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
+	tc = test_tcase(s, "slice_bounds", setup, teardown, 30);
 	tcase_add_test(tc, test_slice_round_trip);
 	tcase_add_test(tc, test_slice_partial_len);
 	tcase_add_test(tc, test_slice_zero_len);
@@ -961,17 +863,13 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_slice_len_too_big);
 	tcase_add_test(tc, test_slice_adjacent_disjoint);
 	tcase_add_test(tc, test_group_buffer_bounds);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("bad_args");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
+	tc = test_tcase(s, "bad_args", setup, teardown, 30);
 	tcase_add_test(tc, test_setup_buf_ring_bad_entries);
 	tcase_add_test(tc, test_buf_group_init_bad_args);
 	tcase_add_test(tc, test_buf_group_bad_cqes);
 	tcase_add_test(tc, test_buf_group_exit_twice);
 	tcase_add_test(tc, test_buf_group_same_bgid);
-	suite_add_tcase(s, tc);
 
 	return s;
 }

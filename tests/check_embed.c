@@ -36,34 +36,13 @@ extern char **environ;
 static ringo_loop_t loop;
 static int loop_ret; /* ringo_loop_init's result for this test */
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* Outside CI a machine without io_uring skips; anywhere else init must work. */
-static int io_uring_blocked(int ret)
-{
-	const char *ci = getenv("CI");
-
-	return (ret == -ENOSYS || ret == -EPERM) && !(ci && strcmp(ci, "true") == 0);
-}
-
-#define NEED_LOOP()                                                                            \
-	do {                                                                                   \
-		if (loop_ret)                                                                  \
-			TEST_SKIP("io_uring unavailable: %s", ringo_setup_strerror(loop_ret)); \
-	} while (0)
+#define NEED_LOOP() TEST_NEED_LOOP(loop_ret)
 
 static void setup(void)
 {
 	memset(&loop, 0, sizeof(loop));
-	loop_ret = ringo_loop_init(&loop, NULL);
-	ck_assert_msg(loop_ret == 0 || io_uring_blocked(loop_ret), "ringo_loop_init: %s (%s)",
-		      ringo_err_name(loop_ret), ringo_setup_strerror(loop_ret));
+	loop_ret = test_loop_init(&loop, NULL);
 }
 
 static void teardown(void)
@@ -112,10 +91,10 @@ static int wait_readable(int fd, int timeout_ms)
 /* ringo_run(NOWAIT), which must neither fail nor block. */
 static int run_nowait(void)
 {
-	int64_t t0 = now_ns(), took;
+	int64_t t0 = test_now_ns(), took;
 	int ret = ringo_run(&loop, RINGO_RUN_NOWAIT);
 
-	took = now_ns() - t0;
+	took = test_now_ns() - t0;
 	ck_assert_msg(ret >= 0, "ringo_run(NOWAIT): %s", ringo_err_name(ret));
 	ck_assert_msg(took < 100000000, "ringo_run(NOWAIT) blocked for %lld ms",
 		      (long long)(took / 1000000));
@@ -167,7 +146,7 @@ static int read_child(int out_fd, int err_fd, char *out, size_t out_len, char *e
 	ssize_t n;
 
 	while (open) {
-		int left_ms = (int)((deadline - now_ns()) / 1000000);
+		int left_ms = (int)((deadline - test_now_ns()) / 1000000);
 
 		if (left_ms <= 0)
 			return -ETIMEDOUT;
@@ -218,7 +197,7 @@ START_TEST(test_example)
 
 	/* The example stops itself within seconds; this only catches a hang. */
 	ret = read_child(out_pipe[0], err_pipe[0], out, sizeof(out), err, sizeof(err),
-			 now_ns() + 20000000000LL);
+			 test_now_ns() + 20000000000LL);
 	if (ret)
 		kill(pid, SIGKILL);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
@@ -228,7 +207,7 @@ START_TEST(test_example)
 
 	/* Same rule as the fixture: only a machine without io_uring, outside
 	 * CI, may skip. */
-	if (status != 0 && strstr(err, "ringo_loop_init") && io_uring_blocked(-EPERM))
+	if (status != 0 && strstr(err, "ringo_loop_init") && test_io_uring_blocked(-EPERM))
 		TEST_SKIP("example: %s", err);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		      "%s: status %#x, stderr: %s", EMBED_EXAMPLE, status, err);
@@ -385,8 +364,9 @@ static void *async_sender(void *arg)
 		nanosleep(&pause, NULL);
 		if (ringo_async_send(&async_h) != 0)
 			break;
-		deadline = now_ns() + 5000000000LL;
-		while (__atomic_load_n(&async_calls, __ATOMIC_SEQ_CST) <= k && now_ns() < deadline)
+		deadline = test_now_ns() + 5000000000LL;
+		while (__atomic_load_n(&async_calls, __ATOMIC_SEQ_CST) <= k &&
+		       test_now_ns() < deadline)
 			nanosleep(&pause, NULL);
 	}
 	return NULL;
@@ -461,21 +441,15 @@ END_TEST
 static Suite *suite(void)
 {
 	Suite *s = suite_create("embed");
-	TCase *example = tcase_create("example");
-	TCase *host = tcase_create("host");
+	TCase *example = test_tcase(s, "example", setup, teardown, 60);
+	TCase *host = test_tcase(s, "host", setup, teardown, 60);
 	int nmodes = (int)(sizeof(modes) / sizeof(modes[0]));
 
-	tcase_add_checked_fixture(example, setup, teardown);
-	tcase_set_timeout(example, 60);
 	tcase_add_test(example, test_example);
-	suite_add_tcase(s, example);
 
-	tcase_add_checked_fixture(host, setup, teardown);
-	tcase_set_timeout(host, 60);
 	tcase_add_loop_test(host, test_host_loop, 0, nmodes);
 	tcase_add_loop_test(host, test_host_async, 0, nmodes);
 	tcase_add_test(host, test_loop_fd_args);
-	suite_add_tcase(s, host);
 
 	return s;
 }

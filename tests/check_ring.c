@@ -17,52 +17,56 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "test_util.h"
 
-static void assert_cqe(const struct ringo_cqe *cqe, uint64_t user_data, int res, unsigned flags)
-{
-	ck_assert_msg(cqe->user_data == user_data, "user_data %#llx, want %#llx",
-		      (unsigned long long)cqe->user_data, (unsigned long long)user_data);
-	ck_assert_msg(cqe->res == res, "res %d (%s), want %d (%s)", cqe->res,
-		      ringo_err_name(cqe->res), res, ringo_err_name(res));
-	ck_assert_uint_eq(cqe->flags, flags);
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static struct ringo_sqe *get_sqe(struct ringo_ring *ring)
-{
-	struct ringo_sqe *sqe = ringo_ring_get_sqe(ring);
-
-	ck_assert_ptr_nonnull(sqe);
-	return sqe;
-}
-
 static void queue_nop(struct ringo_ring *ring, uint64_t user_data)
 {
-	struct ringo_sqe *sqe = get_sqe(ring);
-
-	ringo_prep_nop(sqe);
-	ringo_sqe_set_data64(sqe, user_data);
+	ringo_prep_nop(test_get_sqe_ud(ring, user_data));
 }
 
 static void queue_timeout(struct ringo_ring *ring, const struct ringo_timespec *ts,
 			  uint64_t user_data)
 {
-	struct ringo_sqe *sqe = get_sqe(ring);
-
-	ringo_prep_timeout(sqe, ts, 0, 0);
-	ringo_sqe_set_data64(sqe, user_data);
+	ringo_prep_timeout(test_get_sqe_ud(ring, user_data), ts, 0, 0);
 }
+
+/* A NOP of `user_data` submitted and reaped: res 0, no flags. */
+static void nop_round_trip(struct ringo_ring *ring, uint64_t user_data)
+{
+	queue_nop(ring, user_data);
+	test_submit_expect(ring, user_data, 0);
+}
+
+/* A ring of `entries` with a CQ of `cq_entries` (RINGO_SETUP_CQSIZE); init's result. */
+static int init_cqsize(struct ringo_ring *ring, unsigned entries, unsigned cq_entries,
+		       struct ringo_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->flags = RINGO_SETUP_CQSIZE;
+	p->cq_entries = cq_entries;
+	return ringo_ring_init_params(ring, entries, p);
+}
+
+/*
+ * A 10 ms wait (or timeout) ended after `elapsed` ns: hrtimers never fire
+ * early; the upper bound only catches a lost wakeup.
+ */
+static void assert_waited_10ms(int64_t elapsed)
+{
+	ck_assert_msg(elapsed >= 9 * 1000000, "waited only %lld ns", (long long)elapsed);
+	ck_assert_msg(elapsed < 2000LL * 1000000, "waited %lld ns", (long long)elapsed);
+}
+
+/* Skip (the ring exited first) unless the kernel takes a wait timeout in EXT_ARG. */
+#define REQUIRE_EXT_ARG(ring)                                                                  \
+	do {                                                                                   \
+		if (!(ringo_ring_features(ring) & RINGO_FEAT_EXT_ARG)) {                       \
+			ringo_ring_exit(ring);                                                 \
+			TEST_SKIP("kernel lacks RINGO_FEAT_EXT_ARG");                          \
+		}                                                                              \
+	} while (0)
 
 /* ---- Zig: "structs/offsets/entries" ---------------------------------- */
 
@@ -113,11 +117,10 @@ START_TEST(test_nop)
 {
 	struct ringo_ring ring;
 	struct ringo_sqe *sqe;
-	struct ringo_cqe cqe;
 
 	TEST_RING_INIT(&ring, 1, 0);
 
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe(&ring);
 	ringo_prep_nop(sqe);
 	ringo_sqe_set_data64(sqe, 0xaaaaaaaa);
 	ck_assert_uint_eq(sqe->opcode, RINGO_OP_NOP);
@@ -149,20 +152,16 @@ START_TEST(test_nop)
 	ck_assert_uint_eq(*ring.cq.khead, 0);
 	ck_assert_uint_eq(ringo_ring_sq_ready(&ring), 0);
 
-	cqe = test_wait_one(&ring);
-	assert_cqe(&cqe, 0xaaaaaaaa, 0, 0);
+	test_wait_expect(&ring, 0xaaaaaaaa, 0);
 	ck_assert_uint_eq(*ring.cq.khead, 1);
 	ck_assert_uint_eq(ringo_ring_cq_ready(&ring), 0);
 
 	/* A drain barrier with nothing in flight completes at once. */
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0xbbbbbbbb);
 	ringo_prep_nop(sqe);
-	ringo_sqe_set_data64(sqe, 0xbbbbbbbb);
 	ringo_sqe_set_flags(sqe, RINGO_SQE_IO_DRAIN);
 	ck_assert_uint_eq(sqe->flags, RINGO_SQE_IO_DRAIN);
-	ck_assert_int_eq(ringo_ring_submit(&ring), 1);
-	cqe = test_wait_one(&ring);
-	assert_cqe(&cqe, 0xbbbbbbbb, 0, 0);
+	test_submit1_expect(&ring, 0xbbbbbbbb, 0);
 	ck_assert_uint_eq(ring.sq.sqe_head, 2);
 	ck_assert_uint_eq(ring.sq.sqe_tail, 2);
 	ck_assert_uint_eq(*ring.sq.ktail, 2);
@@ -185,19 +184,16 @@ START_TEST(test_timeout_relative)
 
 	TEST_RING_INIT(&ring, 1, 0);
 
-	started = now_ns();
-	sqe = get_sqe(&ring);
+	started = test_now_ns();
+	sqe = test_get_sqe_ud(&ring, 0x55555555);
 	ringo_prep_timeout(sqe, &ts, 0, 0);
-	ringo_sqe_set_data64(sqe, 0x55555555);
 	ck_assert_uint_eq(sqe->opcode, RINGO_OP_TIMEOUT);
 	ck_assert_int_eq(ringo_ring_submit(&ring), 1);
 	cqe = test_wait_one(&ring);
-	elapsed = now_ns() - started;
+	elapsed = test_now_ns() - started;
 
-	assert_cqe(&cqe, 0x55555555, -ETIME, 0);
-	/* hrtimers never fire early; the upper bound only catches a lost wakeup. */
-	ck_assert_msg(elapsed >= 9 * 1000000, "timeout fired after %lld ns", (long long)elapsed);
-	ck_assert_msg(elapsed < 2000LL * 1000000, "timeout took %lld ns", (long long)elapsed);
+	test_assert_cqe(&cqe, 0x55555555, -ETIME, 0);
+	assert_waited_10ms(elapsed);
 
 	ringo_ring_exit(&ring);
 }
@@ -208,23 +204,19 @@ START_TEST(test_timeout_completions)
 	const struct ringo_timespec ts = { .tv_sec = 3, .tv_nsec = 0 };
 	struct ringo_ring ring;
 	struct ringo_sqe *sqe;
-	struct ringo_cqe cqe;
 
 	TEST_RING_INIT(&ring, 2, 0);
 
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0x66666666);
 	ringo_prep_timeout(sqe, &ts, 1, 0);
-	ringo_sqe_set_data64(sqe, 0x66666666);
 	ck_assert_uint_eq(sqe->opcode, RINGO_OP_TIMEOUT);
 	ck_assert_uint_eq(sqe->off, 1);
 	queue_nop(&ring, 0x77777777);
 	ck_assert_int_eq(ringo_ring_submit(&ring), 2);
 
-	cqe = test_wait_one(&ring);
-	assert_cqe(&cqe, 0x77777777, 0, 0);
+	test_wait_expect(&ring, 0x77777777, 0);
 	/* One completion was posted, so the timeout ends with 0, not -ETIME. */
-	cqe = test_wait_one(&ring);
-	assert_cqe(&cqe, 0x66666666, 0, 0);
+	test_wait_expect(&ring, 0x66666666, 0);
 
 	ringo_ring_exit(&ring);
 }
@@ -240,15 +232,13 @@ START_TEST(test_timeout_remove)
 
 	TEST_RING_INIT(&ring, 2, 0);
 
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0x88888888);
 	ringo_prep_timeout(sqe, &ts, 0, 0);
-	ringo_sqe_set_data64(sqe, 0x88888888);
 	ck_assert_uint_eq(sqe->opcode, RINGO_OP_TIMEOUT);
 	ck_assert_uint_eq(sqe->user_data, 0x88888888);
 
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0x99999999);
 	ringo_prep_timeout_remove(sqe, 0x88888888, 0);
-	ringo_sqe_set_data64(sqe, 0x99999999);
 	ck_assert_uint_eq(sqe->opcode, RINGO_OP_TIMEOUT_REMOVE);
 	ck_assert_uint_eq(sqe->addr, 0x88888888);
 	ck_assert_uint_eq(sqe->user_data, 0x99999999);
@@ -259,10 +249,10 @@ START_TEST(test_timeout_remove)
 	for (i = 0; i < 2; i++) {
 		cqe = test_wait_one(&ring);
 		if (cqe.user_data == 0x88888888) {
-			assert_cqe(&cqe, 0x88888888, -ECANCELED, 0);
+			test_assert_cqe(&cqe, 0x88888888, -ECANCELED, 0);
 			seen_timeout++;
 		} else {
-			assert_cqe(&cqe, 0x99999999, 0, 0);
+			test_assert_cqe(&cqe, 0x99999999, 0, 0);
 			seen_remove++;
 		}
 	}
@@ -329,18 +319,15 @@ static void read_fixed_file(struct ringo_ring *ring, unsigned slot, int want_res
 {
 	unsigned char buffer[128], zeros[128];
 	struct ringo_sqe *sqe;
-	struct ringo_cqe cqe;
 
 	memset(buffer, 42, sizeof(buffer));
 	memset(zeros, 0, sizeof(zeros));
-	sqe = get_sqe(ring);
+	sqe = test_get_sqe_ud(ring, 0xcccccccc);
 	ringo_prep_read(sqe, (int)slot, buffer, sizeof(buffer), 0);
 	ringo_sqe_set_flags(sqe, RINGO_SQE_FIXED_FILE);
-	ringo_sqe_set_data64(sqe, 0xcccccccc);
 	ck_assert_uint_eq(sqe->opcode, RINGO_OP_READ);
 	ck_assert_uint_eq(sqe->flags, RINGO_SQE_FIXED_FILE);
-	cqe = test_submit_wait_one(ring);
-	assert_cqe(&cqe, 0xcccccccc, want_res, 0);
+	test_submit_expect(ring, 0xcccccccc, want_res);
 	if (want_res > 0)
 		ck_assert_mem_eq(buffer, zeros, sizeof(buffer));
 }
@@ -469,11 +456,11 @@ START_TEST(test_sq_full)
 	ret = ringo_ring_copy_cqes(&ring, cqes, 8, 8);
 	ck_assert_int_eq(ret, 8);
 	for (i = 0; i < 8; i++)
-		assert_cqe(&cqes[i], i, 0, 0);
+		test_assert_cqe(&cqes[i], i, 0, 0);
 
 	ck_assert_int_eq(ringo_ring_submit(&ring), 1);
 	cqes[0] = test_wait_one(&ring);
-	assert_cqe(&cqes[0], 8, 0, 0);
+	test_assert_cqe(&cqes[0], 8, 0, 0);
 
 	ringo_ring_exit(&ring);
 }
@@ -498,13 +485,9 @@ START_TEST(test_cqsize)
 {
 	struct ringo_params p;
 	struct ringo_ring ring;
-	struct ringo_cqe cqe;
 	int ret;
 
-	memset(&p, 0, sizeof(p));
-	p.flags = RINGO_SETUP_CQSIZE;
-	p.cq_entries = 64;
-	ret = ringo_ring_init_params(&ring, 4, &p);
+	ret = init_cqsize(&ring, 4, 64, &p);
 	if (ret == -ENOSYS || ret == -EPERM)
 		TEST_SKIP("io_uring unavailable: %s", ringo_setup_strerror(ret));
 	ck_assert_int_eq(ret, 0);
@@ -514,20 +497,12 @@ START_TEST(test_cqsize)
 	ck_assert_uint_eq(ring.cq.ring_entries, 64);
 	ck_assert_uint_eq(ring.cq.ring_mask, 63);
 	ck_assert_uint_ne(ring.flags & RINGO_SETUP_CQSIZE, 0);
-	queue_nop(&ring, 42);
-	cqe = test_submit_wait_one(&ring);
-	assert_cqe(&cqe, 42, 0, 0);
+	nop_round_trip(&ring, 42);
 	ringo_ring_exit(&ring);
 
 	/* The kernel wants a CQ at least as large as the SQ. */
-	memset(&p, 0, sizeof(p));
-	p.flags = RINGO_SETUP_CQSIZE;
-	p.cq_entries = 2;
-	ck_assert_int_eq(ringo_ring_init_params(&ring, 4, &p), -EINVAL);
-	memset(&p, 0, sizeof(p));
-	p.flags = RINGO_SETUP_CQSIZE;
-	p.cq_entries = 0;
-	ck_assert_int_eq(ringo_ring_init_params(&ring, 4, &p), -EINVAL);
+	ck_assert_int_eq(init_cqsize(&ring, 4, 2, &p), -EINVAL);
+	ck_assert_int_eq(init_cqsize(&ring, 4, 0, &p), -EINVAL);
 	ringo_ring_exit(&ring);
 }
 END_TEST
@@ -535,14 +510,11 @@ END_TEST
 START_TEST(test_clamp)
 {
 	struct ringo_ring ring;
-	struct ringo_cqe cqe;
 
 	TEST_RING_INIT(&ring, 65536, RINGO_SETUP_CLAMP);
 	ck_assert_uint_eq(ring.sq.ring_entries, RINGO_RING_MAX_ENTRIES);
 	ck_assert_uint_eq(ring.cq.ring_entries, 2 * RINGO_RING_MAX_ENTRIES);
-	queue_nop(&ring, 7);
-	cqe = test_submit_wait_one(&ring);
-	assert_cqe(&cqe, 7, 0, 0);
+	nop_round_trip(&ring, 7);
 	ringo_ring_exit(&ring);
 }
 END_TEST
@@ -551,14 +523,11 @@ START_TEST(test_defer_taskrun)
 {
 	const struct ringo_timespec ts = { .tv_sec = 0, .tv_nsec = 1000000 };
 	struct ringo_ring ring;
-	struct ringo_cqe cqe;
 
 	TEST_RING_INIT(&ring, 8, RINGO_SETUP_SINGLE_ISSUER | RINGO_SETUP_DEFER_TASKRUN);
 	ck_assert_uint_eq(ring.flags & RINGO_SETUP_DEFER_TASKRUN, RINGO_SETUP_DEFER_TASKRUN);
 
-	queue_nop(&ring, 1);
-	cqe = test_submit_wait_one(&ring);
-	assert_cqe(&cqe, 1, 0, 0);
+	nop_round_trip(&ring, 1);
 
 	/*
 	 * A timeout completes through task work, which DEFER_TASKRUN runs
@@ -569,8 +538,7 @@ START_TEST(test_defer_taskrun)
 	ck_assert_int_eq(ringo_ring_submit(&ring), 1);
 	usleep(20000);
 	ck_assert_uint_eq(ringo_ring_cq_ready(&ring), 0);
-	cqe = test_wait_one(&ring);
-	assert_cqe(&cqe, 2, -ETIME, 0);
+	test_wait_expect(&ring, 2, -ETIME);
 
 	ringo_ring_exit(&ring);
 }
@@ -580,15 +548,11 @@ START_TEST(test_coop_taskrun)
 {
 	const struct ringo_timespec ts = { .tv_sec = 0, .tv_nsec = 1000000 };
 	struct ringo_ring ring;
-	struct ringo_cqe cqe;
 
 	TEST_RING_INIT(&ring, 8, RINGO_SETUP_COOP_TASKRUN | RINGO_SETUP_TASKRUN_FLAG);
-	queue_nop(&ring, 1);
-	cqe = test_submit_wait_one(&ring);
-	assert_cqe(&cqe, 1, 0, 0);
+	nop_round_trip(&ring, 1);
 	queue_timeout(&ring, &ts, 2);
-	cqe = test_submit_wait_one(&ring);
-	assert_cqe(&cqe, 2, -ETIME, 0);
+	test_submit_expect(&ring, 2, -ETIME);
 	ringo_ring_exit(&ring);
 }
 END_TEST
@@ -597,7 +561,6 @@ START_TEST(test_sqpoll)
 {
 	struct ringo_params p;
 	struct ringo_ring ring;
-	struct ringo_cqe cqe;
 	int ret, round;
 
 	memset(&p, 0, sizeof(p));
@@ -619,8 +582,7 @@ START_TEST(test_sqpoll)
 		queue_nop(&ring, 0x5000 + (unsigned)round);
 		ret = ringo_ring_submit(&ring);
 		ck_assert_msg(ret == 1, "submit: %d (%s)", ret, ringo_err_name(ret));
-		cqe = test_wait_one(&ring);
-		assert_cqe(&cqe, 0x5000 + (unsigned)round, 0, 0);
+		test_wait_expect(&ring, 0x5000 + (unsigned)round, 0);
 	}
 	ringo_ring_exit(&ring);
 }
@@ -631,7 +593,6 @@ START_TEST(test_attach_wq)
 	struct ringo_ring first, second;
 	struct ringo_params p;
 	struct ringo_sqe *sqe;
-	struct ringo_cqe cqe;
 	int ret, nullfd;
 
 	TEST_RING_INIT(&first, 4, 0);
@@ -643,16 +604,12 @@ START_TEST(test_attach_wq)
 	ck_assert_msg(ret == 0, "ATTACH_WQ init: %s", ringo_err_name(ret));
 
 	/* Forced async, so the op really runs on the shared io-wq. */
-	sqe = get_sqe(&second);
+	sqe = test_get_sqe_ud(&second, 0xabc);
 	ringo_prep_nop(sqe);
-	ringo_sqe_set_data64(sqe, 0xabc);
 	ringo_sqe_set_flags(sqe, RINGO_SQE_ASYNC);
-	cqe = test_submit_wait_one(&second);
-	assert_cqe(&cqe, 0xabc, 0, 0);
+	test_submit_expect(&second, 0xabc, 0);
 
-	queue_nop(&first, 0xdef);
-	cqe = test_submit_wait_one(&first);
-	assert_cqe(&cqe, 0xdef, 0, 0);
+	nop_round_trip(&first, 0xdef);
 	ringo_ring_exit(&second);
 
 	/* wq_fd must be an io_uring fd. */
@@ -759,7 +716,6 @@ static uint64_t eventfd_value(int efd)
 START_TEST(test_eventfd)
 {
 	struct ringo_ring ring;
-	struct ringo_cqe cqe;
 	int efd;
 
 	TEST_RING_INIT(&ring, 4, 0);
@@ -770,22 +726,16 @@ START_TEST(test_eventfd)
 	ck_assert_int_eq(ringo_ring_register_eventfd(&ring, efd), 0);
 	ck_assert_int_eq(ringo_ring_register_eventfd(&ring, efd), -EBUSY);
 
-	queue_nop(&ring, 1);
-	cqe = test_submit_wait_one(&ring);
-	assert_cqe(&cqe, 1, 0, 0);
+	nop_round_trip(&ring, 1);
 	ck_assert_uint_ge(eventfd_value(efd), 1);
 
 	ck_assert_int_eq(ringo_ring_unregister_eventfd(&ring), 0);
-	queue_nop(&ring, 2);
-	cqe = test_submit_wait_one(&ring);
-	assert_cqe(&cqe, 2, 0, 0);
+	nop_round_trip(&ring, 2);
 	ck_assert_uint_eq(eventfd_value(efd), 0);
 
 	/* The async variant stays quiet for a completion done inline. */
 	ck_assert_int_eq(ringo_ring_register_eventfd_async(&ring, efd), 0);
-	queue_nop(&ring, 3);
-	cqe = test_submit_wait_one(&ring);
-	assert_cqe(&cqe, 3, 0, 0);
+	nop_round_trip(&ring, 3);
 	ck_assert_uint_eq(eventfd_value(efd), 0);
 	ck_assert_int_eq(ringo_ring_unregister_eventfd(&ring), 0);
 
@@ -800,30 +750,24 @@ START_TEST(test_submit_and_wait_timeout)
 {
 	const struct ringo_timespec ts = { .tv_sec = 0, .tv_nsec = 10 * 1000000 };
 	struct ringo_ring ring;
-	struct ringo_cqe cqe;
 	int64_t started, elapsed;
 	int ret;
 
 	TEST_RING_INIT(&ring, 4, 0);
-	if (!(ringo_ring_features(&ring) & RINGO_FEAT_EXT_ARG)) {
-		ringo_ring_exit(&ring);
-		TEST_SKIP("kernel lacks RINGO_FEAT_EXT_ARG");
-	}
+	REQUIRE_EXT_ARG(&ring);
 
-	started = now_ns();
+	started = test_now_ns();
 	ret = ringo_ring_submit_and_wait_timeout(&ring, 1, &ts, NULL);
-	elapsed = now_ns() - started;
+	elapsed = test_now_ns() - started;
 	ck_assert_msg(ret == -ETIME, "ret %d (%s)", ret, ringo_err_name(ret));
-	ck_assert_msg(elapsed >= 9 * 1000000, "waited only %lld ns", (long long)elapsed);
-	ck_assert_msg(elapsed < 2000LL * 1000000, "waited %lld ns", (long long)elapsed);
+	assert_waited_10ms(elapsed);
 
 	/* With work queued it submits and returns the count. */
 	queue_nop(&ring, 9);
 	ret = ringo_ring_submit_and_wait_timeout(&ring, 1, &ts, NULL);
 	ck_assert_msg(ret == 1, "ret %d (%s)", ret, ringo_err_name(ret));
 	ck_assert_uint_eq(ringo_ring_cq_ready(&ring), 1);
-	cqe = test_wait_one(&ring);
-	assert_cqe(&cqe, 9, 0, 0);
+	test_wait_expect(&ring, 9, 0);
 
 	ringo_ring_exit(&ring);
 }
@@ -838,23 +782,19 @@ START_TEST(test_wait_cqe_timeout)
 	int ret;
 
 	TEST_RING_INIT(&ring, 4, 0);
-	if (!(ringo_ring_features(&ring) & RINGO_FEAT_EXT_ARG)) {
-		ringo_ring_exit(&ring);
-		TEST_SKIP("kernel lacks RINGO_FEAT_EXT_ARG");
-	}
+	REQUIRE_EXT_ARG(&ring);
 
-	started = now_ns();
+	started = test_now_ns();
 	ret = ringo_ring_wait_cqe_timeout(&ring, &cqe, &ts);
-	elapsed = now_ns() - started;
+	elapsed = test_now_ns() - started;
 	ck_assert_msg(ret == -ETIME, "ret %d (%s)", ret, ringo_err_name(ret));
-	ck_assert_msg(elapsed >= 9 * 1000000, "waited only %lld ns", (long long)elapsed);
-	ck_assert_msg(elapsed < 2000LL * 1000000, "waited %lld ns", (long long)elapsed);
+	assert_waited_10ms(elapsed);
 
 	queue_nop(&ring, 11);
 	ck_assert_int_eq(ringo_ring_submit(&ring), 1);
 	ret = ringo_ring_wait_cqe_timeout(&ring, &cqe, &ts);
 	ck_assert_int_eq(ret, 0);
-	assert_cqe(cqe, 11, 0, 0);
+	test_assert_cqe(cqe, 11, 0, 0);
 	ringo_ring_cqe_seen(&ring, cqe);
 	ck_assert_uint_eq(ringo_ring_cq_ready(&ring), 0);
 
@@ -875,7 +815,7 @@ START_TEST(test_peek_cqe)
 	ck_assert_int_eq(ringo_ring_submit(&ring), 1);
 	ck_assert_int_eq(ringo_ring_wait_cqe(&ring, &cqe), 0);
 	ck_assert_int_eq(ringo_ring_peek_cqe(&ring, &cqe), 0);
-	assert_cqe(cqe, 21, 0, 0);
+	test_assert_cqe(cqe, 21, 0, 0);
 	/* Peeking does not retire. */
 	ck_assert_int_eq(ringo_ring_peek_cqe(&ring, &cqe), 0);
 	ck_assert_uint_eq(cqe->user_data, 21);
@@ -899,10 +839,7 @@ START_TEST(test_cq_overflow)
 	unsigned i, got, tries;
 	int ret;
 
-	memset(&p, 0, sizeof(p));
-	p.flags = RINGO_SETUP_CQSIZE;
-	p.cq_entries = 8;
-	ret = ringo_ring_init_params(&ring, 4, &p);
+	ret = init_cqsize(&ring, 4, 8, &p);
 	if (ret == -ENOSYS || ret == -EPERM)
 		TEST_SKIP("io_uring unavailable: %s", ringo_setup_strerror(ret));
 	ck_assert_int_eq(ret, 0);
@@ -961,7 +898,7 @@ START_TEST(test_for_each_cqe)
 	ck_assert_uint_eq(ringo_ring_cq_ready(&ring), 5);
 
 	ringo_ring_for_each_cqe(&ring, head, cqe) {
-		assert_cqe(cqe, 100 + n, 0, 0);
+		test_assert_cqe(cqe, 100 + n, 0, 0);
 		n++;
 	}
 	ck_assert_uint_eq(n, 5);
@@ -1011,11 +948,10 @@ END_TEST
 static Suite *suite(void)
 {
 	Suite *s = suite_create("ring");
-	TCase *core = tcase_create("core");
-	TCase *setup = tcase_create("setup");
-	TCase *cq = tcase_create("completion");
+	TCase *core = test_tcase(s, "core", NULL, NULL, 30);
+	TCase *setup = test_tcase(s, "setup", NULL, NULL, 30);
+	TCase *cq = test_tcase(s, "completion", NULL, NULL, 30);
 
-	tcase_set_timeout(core, 30);
 	tcase_add_test(core, test_structs_offsets_entries);
 	tcase_add_test(core, test_nop);
 	tcase_add_test(core, test_timeout_relative);
@@ -1025,9 +961,7 @@ static Suite *suite(void)
 	tcase_add_test(core, test_register_files_update);
 	tcase_add_test(core, test_sq_full);
 	tcase_add_test(core, test_error_strings);
-	suite_add_tcase(s, core);
 
-	tcase_set_timeout(setup, 30);
 	tcase_add_test(setup, test_bad_arguments);
 	tcase_add_test(setup, test_features);
 	tcase_add_test(setup, test_cqsize);
@@ -1040,15 +974,12 @@ static Suite *suite(void)
 	tcase_add_test(setup, test_eventfd);
 	tcase_add_test(setup, test_napi);
 	tcase_add_test(setup, test_enable_and_iowq_limits);
-	suite_add_tcase(s, setup);
 
-	tcase_set_timeout(cq, 30);
 	tcase_add_test(cq, test_submit_and_wait_timeout);
 	tcase_add_test(cq, test_wait_cqe_timeout);
 	tcase_add_test(cq, test_peek_cqe);
 	tcase_add_test(cq, test_cq_overflow);
 	tcase_add_test(cq, test_for_each_cqe);
-	suite_add_tcase(s, cq);
 
 	return s;
 }

@@ -52,23 +52,6 @@ static void tmp_teardown(void)
 	test_rmtree(tmp_dir);
 }
 
-static void assert_cqe(const struct ringo_cqe *cqe, uint64_t user_data, int res, unsigned flags)
-{
-	ck_assert_msg(cqe->user_data == user_data, "user_data %#llx, want %#llx",
-		      (unsigned long long)cqe->user_data, (unsigned long long)user_data);
-	ck_assert_msg(cqe->res == res, "res %d (%s), want %d (%s)", cqe->res,
-		      ringo_err_name(cqe->res), res, ringo_err_name(res));
-	ck_assert_uint_eq(cqe->flags, flags);
-}
-
-static struct ringo_sqe *get_sqe(struct ringo_ring *ring)
-{
-	struct ringo_sqe *sqe = ringo_ring_get_sqe(ring);
-
-	ck_assert_ptr_nonnull(sqe);
-	return sqe;
-}
-
 /* A new file in the temp dir, read-write, truncated. */
 static int create_file(const char *name)
 {
@@ -110,6 +93,31 @@ static ssize_t read_path(const char *name, char *buf, size_t len)
 	return n;
 }
 
+/* A file `name` in the temp dir holding "hello". */
+static void create_hello(const char *name)
+{
+	int fd = create_file(name);
+
+	write_all(fd, "hello", 5);
+	close(fd);
+}
+
+/* The file `name` in the temp dir holds "hello" and nothing else. */
+static void assert_hello(const char *name)
+{
+	char buf[16];
+
+	ck_assert_int_eq(read_path(name, buf, sizeof(buf)), 5);
+	ck_assert_str_eq(buf, "hello");
+}
+
+/* A path op's SQE: `op`, with paths relative to the temp dir. */
+static void assert_dir_sqe(const struct ringo_sqe *sqe, unsigned op)
+{
+	ck_assert_uint_eq(sqe->opcode, op);
+	ck_assert_int_eq(sqe->fd, tmp_dirfd);
+}
+
 /* ---- Zig: reads and writes --------------------------------------------- */
 
 START_TEST(test_readv)
@@ -118,7 +126,6 @@ START_TEST(test_readv)
 	struct iovec iov = { .iov_base = buffer, .iov_len = sizeof(buffer) };
 	struct ringo_ring ring;
 	struct ringo_sqe *sqe;
-	struct ringo_cqe cqe;
 	int fd;
 
 	TEST_RING_INIT(&ring, 1, 0);
@@ -128,17 +135,14 @@ START_TEST(test_readv)
 
 	memset(buffer, 42, sizeof(buffer));
 	memset(zeros, 0, sizeof(zeros));
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0xcccccccc);
 	ringo_prep_readv(sqe, 0, &iov, 1, 0);
-	ringo_sqe_set_data64(sqe, 0xcccccccc);
 	ringo_sqe_set_flags(sqe, RINGO_SQE_FIXED_FILE);
 	ck_assert_uint_eq(sqe->opcode, RINGO_OP_READV);
 
 	/* The one-entry SQ is full. */
 	ck_assert_ptr_null(ringo_ring_get_sqe(&ring));
-	ck_assert_int_eq(ringo_ring_submit(&ring), 1);
-	cqe = test_wait_one(&ring);
-	assert_cqe(&cqe, 0xcccccccc, sizeof(buffer), 0);
+	test_submit1_expect(&ring, 0xcccccccc, sizeof(buffer));
 	ck_assert_mem_eq(buffer, zeros, sizeof(buffer));
 
 	ck_assert_int_eq(ringo_ring_unregister_files(&ring), 0);
@@ -154,7 +158,6 @@ START_TEST(test_writev_fsync_readv)
 	struct iovec iov_read = { .iov_base = buffer_read, .iov_len = sizeof(buffer_read) };
 	struct ringo_ring ring;
 	struct ringo_sqe *sqe;
-	struct ringo_cqe cqe;
 	int fd;
 
 	TEST_RING_INIT(&ring, 4, 0);
@@ -162,23 +165,20 @@ START_TEST(test_writev_fsync_readv)
 	memset(buffer_write, 42, sizeof(buffer_write));
 	memset(buffer_read, 0, sizeof(buffer_read));
 
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0xdddddddd);
 	ringo_prep_writev(sqe, fd, &iov_write, 1, 17);
-	ringo_sqe_set_data64(sqe, 0xdddddddd);
 	ringo_sqe_set_flags(sqe, RINGO_SQE_IO_LINK);
 	ck_assert_uint_eq(sqe->opcode, RINGO_OP_WRITEV);
 	ck_assert_uint_eq(sqe->off, 17);
 
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0xeeeeeeee);
 	ringo_prep_fsync(sqe, fd, 0);
-	ringo_sqe_set_data64(sqe, 0xeeeeeeee);
 	ringo_sqe_set_flags(sqe, RINGO_SQE_IO_LINK);
 	ck_assert_uint_eq(sqe->opcode, RINGO_OP_FSYNC);
 	ck_assert_int_eq(sqe->fd, fd);
 
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0xffffffff);
 	ringo_prep_readv(sqe, fd, &iov_read, 1, 17);
-	ringo_sqe_set_data64(sqe, 0xffffffff);
 	ck_assert_uint_eq(sqe->opcode, RINGO_OP_READV);
 	ck_assert_uint_eq(sqe->off, 17);
 
@@ -187,14 +187,11 @@ START_TEST(test_writev_fsync_readv)
 	ck_assert_uint_eq(ringo_ring_sq_ready(&ring), 0);
 	ck_assert_uint_eq(ringo_ring_cq_ready(&ring), 3);
 
-	cqe = test_wait_one(&ring);
-	assert_cqe(&cqe, 0xdddddddd, sizeof(buffer_write), 0);
+	test_wait_expect(&ring, 0xdddddddd, sizeof(buffer_write));
 	ck_assert_uint_eq(ringo_ring_cq_ready(&ring), 2);
-	cqe = test_wait_one(&ring);
-	assert_cqe(&cqe, 0xeeeeeeee, 0, 0);
+	test_wait_expect(&ring, 0xeeeeeeee, 0);
 	ck_assert_uint_eq(ringo_ring_cq_ready(&ring), 1);
-	cqe = test_wait_one(&ring);
-	assert_cqe(&cqe, 0xffffffff, sizeof(buffer_read), 0);
+	test_wait_expect(&ring, 0xffffffff, sizeof(buffer_read));
 	ck_assert_uint_eq(ringo_ring_cq_ready(&ring), 0);
 
 	ck_assert_mem_eq(buffer_write, buffer_read, sizeof(buffer_read));
@@ -210,7 +207,6 @@ START_TEST(test_write_read)
 	unsigned char buffer_write[20], buffer_read[20];
 	struct ringo_ring ring;
 	struct ringo_sqe *sqe;
-	struct ringo_cqe cqe;
 	int fd;
 
 	TEST_RING_INIT(&ring, 2, 0);
@@ -218,24 +214,20 @@ START_TEST(test_write_read)
 	memset(buffer_write, 97, sizeof(buffer_write));
 	memset(buffer_read, 98, sizeof(buffer_read));
 
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0x11111111);
 	ringo_prep_write(sqe, fd, buffer_write, sizeof(buffer_write), 10);
-	ringo_sqe_set_data64(sqe, 0x11111111);
 	ringo_sqe_set_flags(sqe, RINGO_SQE_IO_LINK);
 	ck_assert_uint_eq(sqe->opcode, RINGO_OP_WRITE);
 	ck_assert_uint_eq(sqe->off, 10);
 
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0x22222222);
 	ringo_prep_read(sqe, fd, buffer_read, sizeof(buffer_read), 10);
-	ringo_sqe_set_data64(sqe, 0x22222222);
 	ck_assert_uint_eq(sqe->opcode, RINGO_OP_READ);
 	ck_assert_uint_eq(sqe->off, 10);
 	ck_assert_int_eq(ringo_ring_submit(&ring), 2);
 
-	cqe = test_wait_one(&ring);
-	assert_cqe(&cqe, 0x11111111, sizeof(buffer_write), 0);
-	cqe = test_wait_one(&ring);
-	assert_cqe(&cqe, 0x22222222, sizeof(buffer_read), 0);
+	test_wait_expect(&ring, 0x11111111, sizeof(buffer_write));
+	test_wait_expect(&ring, 0x22222222, sizeof(buffer_read));
 	ck_assert_mem_eq(buffer_write, buffer_read, sizeof(buffer_read));
 
 	close(fd);
@@ -249,7 +241,6 @@ START_TEST(test_splice_read)
 	unsigned char buffer_write[20], buffer_read[20];
 	struct ringo_ring ring;
 	struct ringo_sqe *sqe;
-	struct ringo_cqe cqe;
 	int fd_src, fd_dst, fds[2];
 
 	TEST_RING_INIT(&ring, 4, 0);
@@ -261,35 +252,29 @@ START_TEST(test_splice_read)
 	write_all(fd_src, buffer_write, sizeof(buffer_write));
 	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
 
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0x11111111);
 	ringo_prep_splice(sqe, fd_src, 0, fds[1], no_offset, sizeof(buffer_write), 0);
-	ringo_sqe_set_data64(sqe, 0x11111111);
 	ringo_sqe_set_flags(sqe, RINGO_SQE_IO_LINK);
 	ck_assert_uint_eq(sqe->opcode, RINGO_OP_SPLICE);
 	ck_assert_uint_eq(sqe->addr, 0);
 	ck_assert_uint_eq(sqe->off, no_offset);
 
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0x22222222);
 	ringo_prep_splice(sqe, fds[0], no_offset, fd_dst, 10, sizeof(buffer_write), 0);
-	ringo_sqe_set_data64(sqe, 0x22222222);
 	ringo_sqe_set_flags(sqe, RINGO_SQE_IO_LINK);
 	ck_assert_uint_eq(sqe->opcode, RINGO_OP_SPLICE);
 	ck_assert_uint_eq(sqe->addr, no_offset);
 	ck_assert_uint_eq(sqe->off, 10);
 
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0x33333333);
 	ringo_prep_read(sqe, fd_dst, buffer_read, sizeof(buffer_read), 10);
-	ringo_sqe_set_data64(sqe, 0x33333333);
 	ck_assert_uint_eq(sqe->opcode, RINGO_OP_READ);
 	ck_assert_uint_eq(sqe->off, 10);
 	ck_assert_int_eq(ringo_ring_submit(&ring), 3);
 
-	cqe = test_wait_one(&ring);
-	assert_cqe(&cqe, 0x11111111, sizeof(buffer_write), 0);
-	cqe = test_wait_one(&ring);
-	assert_cqe(&cqe, 0x22222222, sizeof(buffer_write), 0);
-	cqe = test_wait_one(&ring);
-	assert_cqe(&cqe, 0x33333333, sizeof(buffer_read), 0);
+	test_wait_expect(&ring, 0x11111111, sizeof(buffer_write));
+	test_wait_expect(&ring, 0x22222222, sizeof(buffer_write));
+	test_wait_expect(&ring, 0x33333333, sizeof(buffer_read));
 	ck_assert_mem_eq(buffer_write, buffer_read, sizeof(buffer_read));
 
 	close(fds[0]);
@@ -309,7 +294,6 @@ START_TEST(test_write_fixed_read_fixed)
 	};
 	struct ringo_ring ring;
 	struct ringo_sqe *sqe;
-	struct ringo_cqe cqe;
 	int fd, ret;
 
 	TEST_RING_INIT(&ring, 2, 0);
@@ -321,26 +305,22 @@ START_TEST(test_write_fixed_read_fixed)
 	ret = ringo_ring_register_buffers(&ring, bufs, 2);
 	ck_assert_msg(ret == 0, "register_buffers: %s", ringo_err_name(ret));
 
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0x45454545);
 	ringo_prep_write_fixed(sqe, fd, raw[0], sizeof(raw[0]), 3, 0);
-	ringo_sqe_set_data64(sqe, 0x45454545);
 	ringo_sqe_set_flags(sqe, RINGO_SQE_IO_LINK);
 	ck_assert_uint_eq(sqe->opcode, RINGO_OP_WRITE_FIXED);
 	ck_assert_uint_eq(sqe->off, 3);
 	ck_assert_uint_eq(sqe->buf_index, 0);
 
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0x12121212);
 	ringo_prep_read_fixed(sqe, fd, raw[1], sizeof(raw[1]), 0, 1);
-	ringo_sqe_set_data64(sqe, 0x12121212);
 	ck_assert_uint_eq(sqe->opcode, RINGO_OP_READ_FIXED);
 	ck_assert_uint_eq(sqe->off, 0);
 	ck_assert_uint_eq(sqe->buf_index, 1);
 	ck_assert_int_eq(ringo_ring_submit(&ring), 2);
 
-	cqe = test_wait_one(&ring);
-	assert_cqe(&cqe, 0x45454545, sizeof(raw[0]), 0);
-	cqe = test_wait_one(&ring);
-	assert_cqe(&cqe, 0x12121212, sizeof(raw[1]), 0);
+	test_wait_expect(&ring, 0x45454545, sizeof(raw[0]));
+	test_wait_expect(&ring, 0x12121212, sizeof(raw[1]));
 
 	/* The write landed at offset 3: the hole before it reads as zeros. */
 	ck_assert_mem_eq(raw[1], "\0\0\0", 3);
@@ -367,9 +347,8 @@ START_TEST(test_openat)
 	TEST_RING_INIT(&ring, 1, 0);
 	RING_REQUIRE_OP(&ring, RINGO_OP_OPENAT);
 
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0x33333333);
 	ringo_prep_openat(sqe, tmp_dirfd, path, flags, 0666);
-	ringo_sqe_set_data64(sqe, 0x33333333);
 	ck_assert_uint_eq(sqe->opcode, RINGO_OP_OPENAT);
 	ck_assert_uint_eq(sqe->flags, 0);
 	ck_assert_uint_eq(sqe->ioprio, 0);
@@ -404,22 +383,17 @@ START_TEST(test_close)
 {
 	struct ringo_ring ring;
 	struct ringo_sqe *sqe;
-	struct ringo_cqe cqe;
 	int fd;
 
 	TEST_RING_INIT(&ring, 1, 0);
 	RING_REQUIRE_OP(&ring, RINGO_OP_CLOSE);
 	fd = create_file("close");
 
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0x44444444);
 	ringo_prep_close(sqe, fd);
-	ringo_sqe_set_data64(sqe, 0x44444444);
 	ck_assert_uint_eq(sqe->opcode, RINGO_OP_CLOSE);
 	ck_assert_int_eq(sqe->fd, fd);
-	ck_assert_int_eq(ringo_ring_submit(&ring), 1);
-
-	cqe = test_wait_one(&ring);
-	assert_cqe(&cqe, 0x44444444, 0, 0);
+	test_submit1_expect(&ring, 0x44444444, 0);
 	/* The fd is gone from our table. */
 	ck_assert_int_eq(fcntl(fd, F_GETFD), -1);
 	ck_assert_int_eq(errno, EBADF);
@@ -449,45 +423,37 @@ START_TEST(test_openat_direct_close_direct)
 
 	/* A chosen slot: res is 0. */
 	for (i = 0; i < 2; i++) {
-		sqe = get_sqe(&ring);
+		sqe = test_get_sqe_ud(&ring, 0x100 + i);
 		ringo_prep_openat_direct(sqe, tmp_dirfd, path, flags, 0666, i);
-		ringo_sqe_set_data64(sqe, 0x100 + i);
 		ck_assert_uint_eq(sqe->file_index, i + 1);
 		cqe = test_submit_wait_one(&ring);
-		assert_cqe(&cqe, 0x100 + i, 0, 0);
+		test_assert_cqe(&cqe, 0x100 + i, 0, 0);
 	}
 
 	/* Let the kernel pick: the only free slot, 2, comes back in res. */
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0x102);
 	ringo_prep_openat_direct(sqe, tmp_dirfd, path, flags, 0666, RINGO_FILE_INDEX_ALLOC);
-	ringo_sqe_set_data64(sqe, 0x102);
 	ck_assert_uint_eq(sqe->file_index, RINGO_FILE_INDEX_ALLOC);
-	cqe = test_submit_wait_one(&ring);
-	assert_cqe(&cqe, 0x102, 2, 0);
+	test_submit_expect(&ring, 0x102, 2);
 
 	/* The table is full now. */
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0x103);
 	ringo_prep_openat_direct(sqe, tmp_dirfd, path, flags, 0666, RINGO_FILE_INDEX_ALLOC);
-	ringo_sqe_set_data64(sqe, 0x103);
-	cqe = test_submit_wait_one(&ring);
-	assert_cqe(&cqe, 0x103, -ENFILE, 0);
+	test_submit_expect(&ring, 0x103, -ENFILE);
 
 	for (i = 0; i < 3; i++) {
-		sqe = get_sqe(&ring);
+		sqe = test_get_sqe_ud(&ring, 0x200 + i);
 		ringo_prep_close_direct(sqe, i);
-		ringo_sqe_set_data64(sqe, 0x200 + i);
 		ck_assert_uint_eq(sqe->opcode, RINGO_OP_CLOSE);
 		ck_assert_uint_eq(sqe->file_index, i + 1);
 		cqe = test_submit_wait_one(&ring);
-		assert_cqe(&cqe, 0x200 + i, 0, 0);
+		test_assert_cqe(&cqe, 0x200 + i, 0, 0);
 	}
 
 	/* Closing an empty slot fails. */
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0x300);
 	ringo_prep_close_direct(sqe, 0);
-	ringo_sqe_set_data64(sqe, 0x300);
-	cqe = test_submit_wait_one(&ring);
-	assert_cqe(&cqe, 0x300, -EBADF, 0);
+	test_submit_expect(&ring, 0x300, -EBADF);
 
 	ck_assert_int_eq(ringo_ring_unregister_files(&ring), 0);
 	ringo_ring_exit(&ring);
@@ -509,9 +475,8 @@ START_TEST(test_fallocate)
 	fd = create_file("fallocate");
 	ck_assert_int_eq(file_size(fd), 0);
 
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0xaaaaaaaa);
 	ringo_prep_fallocate(sqe, fd, 0, 0, len);
-	ringo_sqe_set_data64(sqe, 0xaaaaaaaa);
 	ck_assert_uint_eq(sqe->opcode, RINGO_OP_FALLOCATE);
 	ck_assert_int_eq(sqe->fd, fd);
 	ck_assert_uint_eq(sqe->addr, len);
@@ -524,7 +489,7 @@ START_TEST(test_fallocate)
 		ringo_ring_exit(&ring);
 		TEST_SKIP("the temp dir's filesystem does not support fallocate");
 	}
-	assert_cqe(&cqe, 0xaaaaaaaa, 0, 0);
+	test_assert_cqe(&cqe, 0xaaaaaaaa, 0, 0);
 	ck_assert_int_eq(file_size(fd), (off_t)len);
 
 	close(fd);
@@ -537,7 +502,6 @@ START_TEST(test_ftruncate)
 	unsigned char data[100];
 	struct ringo_ring ring;
 	struct ringo_sqe *sqe;
-	struct ringo_cqe cqe;
 	int fd;
 
 	TEST_RING_INIT(&ring, 1, 0);
@@ -546,21 +510,17 @@ START_TEST(test_ftruncate)
 	memset(data, 'x', sizeof(data));
 	write_all(fd, data, sizeof(data));
 
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0x7777);
 	ringo_prep_ftruncate(sqe, fd, 10);
-	ringo_sqe_set_data64(sqe, 0x7777);
 	ck_assert_uint_eq(sqe->opcode, RINGO_OP_FTRUNCATE);
 	ck_assert_uint_eq(sqe->off, 10);
-	cqe = test_submit_wait_one(&ring);
-	assert_cqe(&cqe, 0x7777, 0, 0);
+	test_submit_expect(&ring, 0x7777, 0);
 	ck_assert_int_eq(file_size(fd), 10);
 
 	/* Growing works too. */
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0x7778);
 	ringo_prep_ftruncate(sqe, fd, 4096);
-	ringo_sqe_set_data64(sqe, 0x7778);
-	cqe = test_submit_wait_one(&ring);
-	assert_cqe(&cqe, 0x7778, 0, 0);
+	test_submit_expect(&ring, 0x7778, 0);
 	ck_assert_int_eq(file_size(fd), 4096);
 
 	close(fd);
@@ -573,7 +533,6 @@ START_TEST(test_fadvise)
 	unsigned char data[4096];
 	struct ringo_ring ring;
 	struct ringo_sqe *sqe;
-	struct ringo_cqe cqe;
 	int fd;
 
 	TEST_RING_INIT(&ring, 2, 0);
@@ -582,27 +541,21 @@ START_TEST(test_fadvise)
 	memset(data, 'y', sizeof(data));
 	write_all(fd, data, sizeof(data));
 
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0x8881);
 	ringo_prep_fadvise(sqe, fd, 0, sizeof(data), POSIX_FADV_WILLNEED);
-	ringo_sqe_set_data64(sqe, 0x8881);
 	ck_assert_uint_eq(sqe->opcode, RINGO_OP_FADVISE);
 	ck_assert_uint_eq(sqe->fadvise_advice, POSIX_FADV_WILLNEED);
 	ck_assert_uint_eq(sqe->len, sizeof(data));
-	cqe = test_submit_wait_one(&ring);
-	assert_cqe(&cqe, 0x8881, 0, 0);
+	test_submit_expect(&ring, 0x8881, 0);
 
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0x8882);
 	ringo_prep_fadvise(sqe, fd, 0, 0, POSIX_FADV_DONTNEED);
-	ringo_sqe_set_data64(sqe, 0x8882);
-	cqe = test_submit_wait_one(&ring);
-	assert_cqe(&cqe, 0x8882, 0, 0);
+	test_submit_expect(&ring, 0x8882, 0);
 
 	/* An advice the kernel does not know. */
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0x8883);
 	ringo_prep_fadvise(sqe, fd, 0, 0, 1000);
-	ringo_sqe_set_data64(sqe, 0x8883);
-	cqe = test_submit_wait_one(&ring);
-	assert_cqe(&cqe, 0x8883, -EINVAL, 0);
+	test_submit_expect(&ring, 0x8883, -EINVAL);
 
 	close(fd);
 	ringo_ring_exit(&ring);
@@ -614,7 +567,6 @@ START_TEST(test_statx)
 	static const char path[] = "statx";
 	struct ringo_ring ring;
 	struct ringo_sqe *sqe;
-	struct ringo_cqe cqe;
 	struct statx stx;
 	int fd;
 
@@ -625,17 +577,12 @@ START_TEST(test_statx)
 	write_all(fd, "foobar", 6);
 
 	memset(&stx, 0, sizeof(stx));
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0xaaaaaaaa);
 	ringo_prep_statx(sqe, tmp_dirfd, path, 0, STATX_SIZE, &stx);
-	ringo_sqe_set_data64(sqe, 0xaaaaaaaa);
-	ck_assert_uint_eq(sqe->opcode, RINGO_OP_STATX);
-	ck_assert_int_eq(sqe->fd, tmp_dirfd);
+	assert_dir_sqe(sqe, RINGO_OP_STATX);
 	ck_assert_uint_eq(sqe->len, STATX_SIZE);
 	ck_assert_uint_eq(sqe->off, (uint64_t)(uintptr_t)&stx);
-	ck_assert_int_eq(ringo_ring_submit(&ring), 1);
-
-	cqe = test_wait_one(&ring);
-	assert_cqe(&cqe, 0xaaaaaaaa, 0, 0);
+	test_submit1_expect(&ring, 0xaaaaaaaa, 0);
 	ck_assert_uint_eq(stx.stx_mask & STATX_SIZE, STATX_SIZE);
 	ck_assert_uint_eq(stx.stx_size, 6);
 
@@ -652,29 +599,18 @@ START_TEST(test_renameat)
 	static const char new_path[] = "renameat_new";
 	struct ringo_ring ring;
 	struct ringo_sqe *sqe;
-	struct ringo_cqe cqe;
-	char buf[16];
-	int fd;
 
 	TEST_RING_INIT(&ring, 1, 0);
 	RING_REQUIRE_OP(&ring, RINGO_OP_RENAMEAT);
-	fd = create_file(old_path);
-	write_all(fd, "hello", 5);
-	close(fd);
+	create_hello(old_path);
 
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0x12121212);
 	ringo_prep_renameat(sqe, tmp_dirfd, old_path, tmp_dirfd, new_path, 0);
-	ringo_sqe_set_data64(sqe, 0x12121212);
-	ck_assert_uint_eq(sqe->opcode, RINGO_OP_RENAMEAT);
-	ck_assert_int_eq(sqe->fd, tmp_dirfd);
+	assert_dir_sqe(sqe, RINGO_OP_RENAMEAT);
 	ck_assert_int_eq((int)sqe->len, tmp_dirfd);
-	ck_assert_int_eq(ringo_ring_submit(&ring), 1);
-
-	cqe = test_wait_one(&ring);
-	assert_cqe(&cqe, 0x12121212, 0, 0);
+	test_submit1_expect(&ring, 0x12121212, 0);
 	ck_assert(!path_exists(old_path));
-	ck_assert_int_eq(read_path(new_path, buf, sizeof(buf)), 5);
-	ck_assert_str_eq(buf, "hello");
+	assert_hello(new_path);
 
 	ringo_ring_exit(&ring);
 }
@@ -685,29 +621,21 @@ START_TEST(test_unlinkat)
 	static const char path[] = "unlinkat";
 	struct ringo_ring ring;
 	struct ringo_sqe *sqe;
-	struct ringo_cqe cqe;
 
 	TEST_RING_INIT(&ring, 1, 0);
 	RING_REQUIRE_OP(&ring, RINGO_OP_UNLINKAT);
 	close(create_file(path));
 
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0x12121212);
 	ringo_prep_unlinkat(sqe, tmp_dirfd, path, 0);
-	ringo_sqe_set_data64(sqe, 0x12121212);
-	ck_assert_uint_eq(sqe->opcode, RINGO_OP_UNLINKAT);
-	ck_assert_int_eq(sqe->fd, tmp_dirfd);
-	ck_assert_int_eq(ringo_ring_submit(&ring), 1);
-
-	cqe = test_wait_one(&ring);
-	assert_cqe(&cqe, 0x12121212, 0, 0);
+	assert_dir_sqe(sqe, RINGO_OP_UNLINKAT);
+	test_submit1_expect(&ring, 0x12121212, 0);
 	ck_assert(!path_exists(path));
 
 	/* Gone already. */
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0x13131313);
 	ringo_prep_unlinkat(sqe, tmp_dirfd, path, 0);
-	ringo_sqe_set_data64(sqe, 0x13131313);
-	cqe = test_submit_wait_one(&ring);
-	assert_cqe(&cqe, 0x13131313, -ENOENT, 0);
+	test_submit_expect(&ring, 0x13131313, -ENOENT);
 
 	ringo_ring_exit(&ring);
 }
@@ -718,31 +646,23 @@ START_TEST(test_mkdirat)
 	static const char path[] = "mkdirat";
 	struct ringo_ring ring;
 	struct ringo_sqe *sqe;
-	struct ringo_cqe cqe;
 	struct stat st;
 
 	TEST_RING_INIT(&ring, 1, 0);
 	RING_REQUIRE_OP(&ring, RINGO_OP_MKDIRAT);
 
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0x12121212);
 	ringo_prep_mkdirat(sqe, tmp_dirfd, path, 0755);
-	ringo_sqe_set_data64(sqe, 0x12121212);
-	ck_assert_uint_eq(sqe->opcode, RINGO_OP_MKDIRAT);
-	ck_assert_int_eq(sqe->fd, tmp_dirfd);
+	assert_dir_sqe(sqe, RINGO_OP_MKDIRAT);
 	ck_assert_uint_eq(sqe->len, 0755);
-	ck_assert_int_eq(ringo_ring_submit(&ring), 1);
-
-	cqe = test_wait_one(&ring);
-	assert_cqe(&cqe, 0x12121212, 0, 0);
+	test_submit1_expect(&ring, 0x12121212, 0);
 	ck_assert_int_eq(fstatat(tmp_dirfd, path, &st, 0), 0);
 	ck_assert(S_ISDIR(st.st_mode));
 
 	/* Again: it exists. */
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0x13131313);
 	ringo_prep_mkdirat(sqe, tmp_dirfd, path, 0755);
-	ringo_sqe_set_data64(sqe, 0x13131313);
-	cqe = test_submit_wait_one(&ring);
-	assert_cqe(&cqe, 0x13131313, -EEXIST, 0);
+	test_submit_expect(&ring, 0x13131313, -EEXIST);
 
 	ringo_ring_exit(&ring);
 }
@@ -754,7 +674,6 @@ START_TEST(test_symlinkat)
 	static const char link_path[] = "symlinkat_link";
 	struct ringo_ring ring;
 	struct ringo_sqe *sqe;
-	struct ringo_cqe cqe;
 	char target[64];
 	ssize_t n;
 	int fd;
@@ -763,15 +682,10 @@ START_TEST(test_symlinkat)
 	RING_REQUIRE_OP(&ring, RINGO_OP_SYMLINKAT);
 	close(create_file(path));
 
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0x12121212);
 	ringo_prep_symlinkat(sqe, path, tmp_dirfd, link_path);
-	ringo_sqe_set_data64(sqe, 0x12121212);
-	ck_assert_uint_eq(sqe->opcode, RINGO_OP_SYMLINKAT);
-	ck_assert_int_eq(sqe->fd, tmp_dirfd);
-	ck_assert_int_eq(ringo_ring_submit(&ring), 1);
-
-	cqe = test_wait_one(&ring);
-	assert_cqe(&cqe, 0x12121212, 0, 0);
+	assert_dir_sqe(sqe, RINGO_OP_SYMLINKAT);
+	test_submit1_expect(&ring, 0x12121212, 0);
 	n = readlinkat(tmp_dirfd, link_path, target, sizeof(target) - 1);
 	ck_assert_int_eq(n, (ssize_t)strlen(path));
 	target[n] = '\0';
@@ -791,29 +705,18 @@ START_TEST(test_linkat)
 	static const char second_path[] = "linkat_second";
 	struct ringo_ring ring;
 	struct ringo_sqe *sqe;
-	struct ringo_cqe cqe;
 	struct stat st;
-	char buf[16];
-	int fd;
 
 	TEST_RING_INIT(&ring, 1, 0);
 	RING_REQUIRE_OP(&ring, RINGO_OP_LINKAT);
-	fd = create_file(first_path);
-	write_all(fd, "hello", 5);
-	close(fd);
+	create_hello(first_path);
 
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0x12121212);
 	ringo_prep_linkat(sqe, tmp_dirfd, first_path, tmp_dirfd, second_path, 0);
-	ringo_sqe_set_data64(sqe, 0x12121212);
-	ck_assert_uint_eq(sqe->opcode, RINGO_OP_LINKAT);
-	ck_assert_int_eq(sqe->fd, tmp_dirfd);
+	assert_dir_sqe(sqe, RINGO_OP_LINKAT);
 	ck_assert_int_eq((int)sqe->len, tmp_dirfd);
-	ck_assert_int_eq(ringo_ring_submit(&ring), 1);
-
-	cqe = test_wait_one(&ring);
-	assert_cqe(&cqe, 0x12121212, 0, 0);
-	ck_assert_int_eq(read_path(second_path, buf, sizeof(buf)), 5);
-	ck_assert_str_eq(buf, "hello");
+	test_submit1_expect(&ring, 0x12121212, 0);
+	assert_hello(second_path);
 	ck_assert_int_eq(fstatat(tmp_dirfd, first_path, &st, 0), 0);
 	ck_assert_uint_eq(st.st_nlink, 2);
 
@@ -827,7 +730,6 @@ START_TEST(test_waitid)
 {
 	struct ringo_ring ring;
 	struct ringo_sqe *sqe;
-	struct ringo_cqe cqe;
 	siginfo_t si;
 	pid_t pid;
 
@@ -840,14 +742,10 @@ START_TEST(test_waitid)
 		_exit(7);
 
 	memset(&si, 0, sizeof(si));
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0x4444);
 	ringo_prep_waitid(sqe, P_PID, (id_t)pid, &si, WEXITED, 0);
-	ringo_sqe_set_data64(sqe, 0x4444);
 	ck_assert_uint_eq(sqe->opcode, RINGO_OP_WAITID);
-	ck_assert_int_eq(ringo_ring_submit(&ring), 1);
-
-	cqe = test_wait_one(&ring);
-	assert_cqe(&cqe, 0x4444, 0, 0);
+	test_submit1_expect(&ring, 0x4444, 0);
 	ck_assert_int_eq(si.si_pid, pid);
 	ck_assert_int_eq(si.si_signo, SIGCHLD);
 	ck_assert_int_eq(si.si_code, CLD_EXITED);
@@ -866,7 +764,6 @@ START_TEST(test_read_at_eof)
 {
 	struct ringo_ring ring;
 	struct ringo_sqe *sqe;
-	struct ringo_cqe cqe;
 	char buf[16];
 	int fd;
 
@@ -874,24 +771,18 @@ START_TEST(test_read_at_eof)
 	fd = create_file("eof");
 	write_all(fd, "hello", 5);
 
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 1);
 	ringo_prep_read(sqe, fd, buf, sizeof(buf), 5);
-	ringo_sqe_set_data64(sqe, 1);
-	cqe = test_submit_wait_one(&ring);
-	assert_cqe(&cqe, 1, 0, 0);
+	test_submit_expect(&ring, 1, 0);
 
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 2);
 	ringo_prep_read(sqe, fd, buf, sizeof(buf), 100);
-	ringo_sqe_set_data64(sqe, 2);
-	cqe = test_submit_wait_one(&ring);
-	assert_cqe(&cqe, 2, 0, 0);
+	test_submit_expect(&ring, 2, 0);
 
 	/* A read that straddles the end is short. */
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 3);
 	ringo_prep_read(sqe, fd, buf, sizeof(buf), 3);
-	ringo_sqe_set_data64(sqe, 3);
-	cqe = test_submit_wait_one(&ring);
-	assert_cqe(&cqe, 3, 2, 0);
+	test_submit_expect(&ring, 3, 2);
 	ck_assert_mem_eq(buf, "lo", 2);
 
 	close(fd);
@@ -903,7 +794,6 @@ START_TEST(test_read_file_position)
 {
 	struct ringo_ring ring;
 	struct ringo_sqe *sqe;
-	struct ringo_cqe cqe;
 	char buf[16];
 	int fd;
 
@@ -917,22 +807,18 @@ START_TEST(test_read_file_position)
 	ck_assert_int_eq(lseek(fd, 6, SEEK_SET), 6);
 
 	memset(buf, 0, sizeof(buf));
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0x5151);
 	ringo_prep_read(sqe, fd, buf, 5, (uint64_t)-1);
-	ringo_sqe_set_data64(sqe, 0x5151);
 	ck_assert_uint_eq(sqe->off, UINT64_MAX);
-	cqe = test_submit_wait_one(&ring);
-	assert_cqe(&cqe, 0x5151, 5, 0);
+	test_submit_expect(&ring, 0x5151, 5);
 	ck_assert_str_eq(buf, "world");
 	/* The read moved the position. */
 	ck_assert_int_eq(lseek(fd, 0, SEEK_CUR), 11);
 
 	/* A write at the position appends and moves it as well. */
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0x5252);
 	ringo_prep_write(sqe, fd, "!!", 2, (uint64_t)-1);
-	ringo_sqe_set_data64(sqe, 0x5252);
-	cqe = test_submit_wait_one(&ring);
-	assert_cqe(&cqe, 0x5252, 2, 0);
+	test_submit_expect(&ring, 0x5252, 2);
 	ck_assert_int_eq(lseek(fd, 0, SEEK_CUR), 13);
 	ck_assert_int_eq(pread(fd, buf, sizeof(buf), 0), 13);
 	ck_assert_mem_eq(buf, "hello world!!", 13);
@@ -946,7 +832,6 @@ START_TEST(test_bad_fd)
 {
 	struct ringo_ring ring;
 	struct ringo_sqe *sqe;
-	struct ringo_cqe cqe;
 	char buf[8];
 	int fd;
 
@@ -955,25 +840,19 @@ START_TEST(test_bad_fd)
 	fd = create_file("bad_fd");
 	close(fd);
 
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0xbad1);
 	ringo_prep_read(sqe, fd, buf, sizeof(buf), 0);
-	ringo_sqe_set_data64(sqe, 0xbad1);
-	cqe = test_submit_wait_one(&ring);
-	assert_cqe(&cqe, 0xbad1, -EBADF, 0);
+	test_submit_expect(&ring, 0xbad1, -EBADF);
 
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0xbad2);
 	ringo_prep_write(sqe, -1, buf, sizeof(buf), 0);
-	ringo_sqe_set_data64(sqe, 0xbad2);
-	cqe = test_submit_wait_one(&ring);
-	assert_cqe(&cqe, 0xbad2, -EBADF, 0);
+	test_submit_expect(&ring, 0xbad2, -EBADF);
 
 	/* A fixed-file index with no table registered. */
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0xbad3);
 	ringo_prep_read(sqe, 0, buf, sizeof(buf), 0);
 	ringo_sqe_set_flags(sqe, RINGO_SQE_FIXED_FILE);
-	ringo_sqe_set_data64(sqe, 0xbad3);
-	cqe = test_submit_wait_one(&ring);
-	assert_cqe(&cqe, 0xbad3, -EBADF, 0);
+	test_submit_expect(&ring, 0xbad3, -EBADF);
 
 	ringo_ring_exit(&ring);
 }
@@ -983,22 +862,17 @@ START_TEST(test_openat_missing)
 {
 	struct ringo_ring ring;
 	struct ringo_sqe *sqe;
-	struct ringo_cqe cqe;
 
 	TEST_RING_INIT(&ring, 1, 0);
 	RING_REQUIRE_OP(&ring, RINGO_OP_OPENAT);
 
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0xe1);
 	ringo_prep_openat(sqe, tmp_dirfd, "no/such/file", O_RDONLY | O_CLOEXEC, 0);
-	ringo_sqe_set_data64(sqe, 0xe1);
-	cqe = test_submit_wait_one(&ring);
-	assert_cqe(&cqe, 0xe1, -ENOENT, 0);
+	test_submit_expect(&ring, 0xe1, -ENOENT);
 
-	sqe = get_sqe(&ring);
+	sqe = test_get_sqe_ud(&ring, 0xe2);
 	ringo_prep_openat(sqe, tmp_dirfd, "missing", O_RDONLY | O_CLOEXEC, 0);
-	ringo_sqe_set_data64(sqe, 0xe2);
-	cqe = test_submit_wait_one(&ring);
-	assert_cqe(&cqe, 0xe2, -ENOENT, 0);
+	test_submit_expect(&ring, 0xe2, -ENOENT);
 	ck_assert(!path_exists("missing"));
 
 	ringo_ring_exit(&ring);
@@ -1008,12 +882,10 @@ END_TEST
 static Suite *suite(void)
 {
 	Suite *s = suite_create("ring_fs");
-	TCase *rw = tcase_create("read_write");
-	TCase *meta = tcase_create("metadata");
-	TCase *err = tcase_create("errors");
+	TCase *rw = test_tcase(s, "read_write", tmp_setup, tmp_teardown, 30);
+	TCase *meta = test_tcase(s, "metadata", tmp_setup, tmp_teardown, 30);
+	TCase *err = test_tcase(s, "errors", tmp_setup, tmp_teardown, 30);
 
-	tcase_set_timeout(rw, 30);
-	tcase_add_checked_fixture(rw, tmp_setup, tmp_teardown);
 	tcase_add_test(rw, test_readv);
 	tcase_add_test(rw, test_writev_fsync_readv);
 	tcase_add_test(rw, test_write_read);
@@ -1021,10 +893,7 @@ static Suite *suite(void)
 	tcase_add_test(rw, test_write_fixed_read_fixed);
 	tcase_add_test(rw, test_read_at_eof);
 	tcase_add_test(rw, test_read_file_position);
-	suite_add_tcase(s, rw);
 
-	tcase_set_timeout(meta, 30);
-	tcase_add_checked_fixture(meta, tmp_setup, tmp_teardown);
 	tcase_add_test(meta, test_openat);
 	tcase_add_test(meta, test_close);
 	tcase_add_test(meta, test_openat_direct_close_direct);
@@ -1038,13 +907,9 @@ static Suite *suite(void)
 	tcase_add_test(meta, test_symlinkat);
 	tcase_add_test(meta, test_linkat);
 	tcase_add_test(meta, test_waitid);
-	suite_add_tcase(s, meta);
 
-	tcase_set_timeout(err, 30);
-	tcase_add_checked_fixture(err, tmp_setup, tmp_teardown);
 	tcase_add_test(err, test_bad_fd);
 	tcase_add_test(err, test_openat_missing);
-	suite_add_tcase(s, err);
 
 	return s;
 }

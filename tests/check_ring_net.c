@@ -24,89 +24,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "test_util.h"
+#define MAX_TRACKED 32	/* fds one test may track */
 
-/* ---- fixture: one ring and the fds a test opened ---------------------- */
-
-#define MAX_TRACKED 32
-
-static struct ringo_ring ring;
-static bool ring_live;			/* ring must be exited in teardown */
-static int tracked[MAX_TRACKED];	/* fds teardown closes */
-static unsigned nr_tracked;
-
-static void setup(void)
-{
-	ring_live = false;
-	nr_tracked = 0;
-}
-
-static void teardown(void)
-{
-	while (nr_tracked)
-		close(tracked[--nr_tracked]);
-	if (ring_live)
-		ringo_ring_exit(&ring);
-	ring_live = false;
-}
-
-#define RING_UP(entries)                                                                       \
-	do {                                                                                   \
-		TEST_RING_INIT(&ring, (entries), 0);                                           \
-		ring_live = true;                                                              \
-	} while (0)
-
-/* The ops tcp_pair() and a plain send/recv need (5.6). */
-#define REQUIRE_TCP_OPS()                                                                      \
-	do {                                                                                   \
-		TEST_REQUIRE_OP(&ring, RINGO_OP_ACCEPT);                                       \
-		TEST_REQUIRE_OP(&ring, RINGO_OP_CONNECT);                                      \
-		TEST_REQUIRE_OP(&ring, RINGO_OP_SEND);                                         \
-		TEST_REQUIRE_OP(&ring, RINGO_OP_RECV);                                         \
-	} while (0)
-
-/* Remember `fd` for teardown; fails the test on a negative value. */
-static int track(int fd)
-{
-	ck_assert_msg(fd >= 0, "fd %d (%s)", fd, ringo_err_name(fd < 0 ? fd : 0));
-	ck_assert_uint_lt(nr_tracked, MAX_TRACKED);
-	tracked[nr_tracked++] = fd;
-	return fd;
-}
-
-/* Stop tracking `fd` (closed elsewhere, e.g. through the ring). */
-static void untrack(int fd)
-{
-	unsigned i;
-
-	for (i = 0; i < nr_tracked; i++) {
-		if (tracked[i] == fd) {
-			tracked[i] = tracked[--nr_tracked];
-			return;
-		}
-	}
-	ck_abort_msg("fd %d was not tracked", fd);
-}
-
-static void close_tracked(int fd)
-{
-	untrack(fd);
-	ck_assert_int_eq(close(fd), 0);
-}
-
-static int tcp_socket(void)
-{
-	return track(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-}
-
-static struct ringo_sqe *get_sqe(uint64_t user_data)
-{
-	struct ringo_sqe *sqe = ringo_ring_get_sqe(&ring);
-
-	ck_assert_ptr_nonnull(sqe);
-	ringo_sqe_set_data64(sqe, user_data);
-	return sqe;
-}
+#include "fixture_ring.h"
 
 /* 1 if a CQE is ready within `ms` milliseconds (left in the ring), else 0. */
 static int cqe_within_ms(long ms)
@@ -124,14 +44,6 @@ static int cqe_within_ms(long ms)
 	return 1;
 }
 
-static void swap_cqes(struct ringo_cqe *a, struct ringo_cqe *b)
-{
-	struct ringo_cqe t = *a;
-
-	*a = *b;
-	*b = t;
-}
-
 /* Flags of a recv CQE, with the kernel's optional SOCK_NONEMPTY hint cleared. */
 static unsigned recv_flags(const struct ringo_cqe *cqe)
 {
@@ -144,51 +56,22 @@ static void connect_blocking(int fd, const struct sockaddr_in *addr)
 		      "connect: %s", strerror(errno));
 }
 
-/* A connected loopback pair made by one accept and one connect on the ring. */
-struct tcp_pair {
-	struct sockaddr_in addr;	/* listener's address */
-	int listener;
-	int server;			/* accepted end */
-	int client;			/* connecting end */
-};
-
-#define UD_ACCEPT 0xaaaaaaaaULL
-#define UD_CONNECT 0xccccccccULL
-
-static void tcp_pair_open(struct tcp_pair *p)
+/* Link a recv of `len` bytes from `fd` (user_data 0xffffffff) behind `send`; submit both. */
+static void submit_send_then_recv(struct ringo_sqe *send, int fd, void *buf, size_t len)
 {
-	struct sockaddr_in peer;
-	socklen_t peer_len = sizeof(peer);
-	struct ringo_cqe acc, con;
-
-	memset(&peer, 0, sizeof(peer));
-	p->listener = track(test_tcp_listener(&p->addr));
-	p->client = tcp_socket();
-
-	ringo_prep_accept(get_sqe(UD_ACCEPT), p->listener, (struct sockaddr *)&peer, &peer_len, 0);
-	ringo_prep_connect(get_sqe(UD_CONNECT), p->client, (struct sockaddr *)&p->addr,
-			   sizeof(p->addr));
+	ringo_sqe_set_flags(send, RINGO_SQE_IO_LINK);
+	ringo_prep_recv(get_sqe(0xffffffff), fd, buf, len, 0);
 	ck_assert_int_eq(ringo_ring_submit(&ring), 2);
+}
 
-	/* The two CQEs come in either order. */
-	acc = test_wait_one(&ring);
-	con = test_wait_one(&ring);
-	if (acc.user_data == UD_CONNECT && con.user_data == UD_ACCEPT)
-		swap_cqes(&acc, &con);
-
-	ck_assert_uint_eq(acc.user_data, UD_ACCEPT);
-	ck_assert_msg(acc.res > 0, "accept res %d (%s)", acc.res, ringo_err_name(acc.res));
-	ck_assert_uint_eq(acc.flags, 0);
-	p->server = track(acc.res);
-
-	ck_assert_uint_eq(con.user_data, UD_CONNECT);
-	ck_assert_msg(con.res == 0, "connect res %d (%s)", con.res, ringo_err_name(con.res));
-	ck_assert_uint_eq(con.flags, 0);
-
-	/* The kernel filled in the peer's address. */
-	ck_assert_uint_eq(peer_len, sizeof(peer));
-	ck_assert_int_eq(peer.sin_family, AF_INET);
-	ck_assert_uint_eq(ntohl(peer.sin_addr.s_addr), INADDR_LOOPBACK);
+/* A recv CQE of `user_data` that filled all `len` bytes of `got` with `want`. */
+static void expect_received(const struct ringo_cqe *cqe, uint64_t user_data, const void *got,
+			    const void *want, size_t len)
+{
+	ck_assert_uint_eq(cqe->user_data, user_data);
+	ck_assert_int_eq(cqe->res, (int)len);
+	ck_assert_uint_eq(recv_flags(cqe), 0);
+	ck_assert_mem_eq(got, want, len);
 }
 
 /* ---- TCP: accept/connect/send/recv and friends ------------------------- */
@@ -207,23 +90,27 @@ START_TEST(test_accept_connect_send_recv)
 
 	sqe = get_sqe(0xeeeeeeee);
 	ringo_prep_send(sqe, p.client, send_buf, sizeof(send_buf), 0);
-	ringo_sqe_set_flags(sqe, RINGO_SQE_IO_LINK);
-	ringo_prep_recv(get_sqe(0xffffffff), p.server, recv_buf, sizeof(recv_buf), 0);
-	ck_assert_int_eq(ringo_ring_submit(&ring), 2);
+	submit_send_then_recv(sqe, p.server, recv_buf, sizeof(recv_buf));
 
 	/* Linked: the send completes before the recv starts. */
-	cqe = test_wait_one(&ring);
-	ck_assert_uint_eq(cqe.user_data, 0xeeeeeeee);
-	ck_assert_int_eq(cqe.res, (int)sizeof(send_buf));
-	ck_assert_uint_eq(cqe.flags, 0);
+	test_wait_expect(&ring, 0xeeeeeeee, (int)sizeof(send_buf));
 
 	cqe = test_wait_one(&ring);
-	ck_assert_uint_eq(cqe.user_data, 0xffffffff);
-	ck_assert_int_eq(cqe.res, (int)sizeof(recv_buf));
-	ck_assert_uint_eq(recv_flags(&cqe), 0);
-	ck_assert_mem_eq(recv_buf, send_buf, sizeof(recv_buf));
+	expect_received(&cqe, 0xffffffff, recv_buf, send_buf, sizeof(recv_buf));
 }
 END_TEST
+
+/* `msg` over the one buffer `buf` (through `iov`), with the address at `name`. */
+static void one_buf_msg(struct msghdr *msg, struct iovec *iov, void *name, socklen_t namelen,
+			void *buf, size_t len)
+{
+	*iov = (struct iovec){ .iov_base = buf, .iov_len = len };
+	memset(msg, 0, sizeof(*msg));
+	msg->msg_name = name;
+	msg->msg_namelen = namelen;
+	msg->msg_iov = iov;
+	msg->msg_iovlen = 1;
+}
 
 START_TEST(test_sendmsg_recvmsg)
 {
@@ -258,21 +145,12 @@ START_TEST(test_sendmsg_recvmsg)
 	ck_assert_int_eq(getsockname(client, (struct sockaddr *)&client_addr, &len), 0);
 
 	memset(send_buf, 42, sizeof(send_buf));
-	send_iov = (struct iovec){ .iov_base = send_buf, .iov_len = sizeof(send_buf) };
-	memset(&send_msg, 0, sizeof(send_msg));
-	send_msg.msg_name = &server_addr;
-	send_msg.msg_namelen = sizeof(server_addr);
-	send_msg.msg_iov = &send_iov;
-	send_msg.msg_iovlen = 1;
+	one_buf_msg(&send_msg, &send_iov, &server_addr, sizeof(server_addr), send_buf,
+		    sizeof(send_buf));
 
 	memset(recv_buf, 0, sizeof(recv_buf));
 	memset(&from, 0, sizeof(from));
-	recv_iov = (struct iovec){ .iov_base = recv_buf, .iov_len = sizeof(recv_buf) };
-	memset(&recv_msg, 0, sizeof(recv_msg));
-	recv_msg.msg_name = &from;
-	recv_msg.msg_namelen = sizeof(from);
-	recv_msg.msg_iov = &recv_iov;
-	recv_msg.msg_iovlen = 1;
+	one_buf_msg(&recv_msg, &recv_iov, &from, sizeof(from), recv_buf, sizeof(recv_buf));
 
 	sqe = get_sqe(0x11111111);
 	ringo_prep_sendmsg(sqe, client, &send_msg, 0);
@@ -290,16 +168,10 @@ START_TEST(test_sendmsg_recvmsg)
 	ck_assert_uint_eq(ringo_ring_sq_ready(&ring), 0);
 	ck_assert_uint_eq(ringo_ring_cq_ready(&ring), 2);
 
-	cqe = test_wait_one(&ring);
-	ck_assert_uint_eq(cqe.user_data, 0x11111111);
-	ck_assert_int_eq(cqe.res, (int)sizeof(send_buf));
-	ck_assert_uint_eq(cqe.flags, 0);
+	test_wait_expect(&ring, 0x11111111, (int)sizeof(send_buf));
 
 	cqe = test_wait_one(&ring);
-	ck_assert_uint_eq(cqe.user_data, 0x22222222);
-	ck_assert_int_eq(cqe.res, (int)sizeof(recv_buf));
-	ck_assert_uint_eq(recv_flags(&cqe), 0);
-	ck_assert_mem_eq(recv_buf, send_buf, sizeof(recv_buf));
+	expect_received(&cqe, 0x22222222, recv_buf, send_buf, sizeof(recv_buf));
 
 	ck_assert_uint_eq(recv_msg.msg_namelen, sizeof(from));
 	ck_assert_int_eq(from.sin_family, AF_INET);
@@ -374,25 +246,32 @@ START_TEST(test_recv_cancel)
 	ck_assert_int_eq(ringo_ring_submit(&ring), 1);
 
 	/* The two CQEs come in either order. */
-	recv_cqe = test_wait_one(&ring);
-	cancel_cqe = test_wait_one(&ring);
-	if (recv_cqe.user_data == 0x99999999 && cancel_cqe.user_data == 0xffffffff)
-		swap_cqes(&recv_cqe, &cancel_cqe);
+	wait_two(0xffffffff, &recv_cqe, &cancel_cqe);
 
-	ck_assert_uint_eq(recv_cqe.user_data, 0xffffffff);
-	ck_assert_int_eq(recv_cqe.res, -ECANCELED);
-	ck_assert_uint_eq(recv_cqe.flags, 0);
+	test_assert_cqe(&recv_cqe, 0xffffffff, -ECANCELED, 0);
 
-	ck_assert_uint_eq(cancel_cqe.user_data, 0x99999999);
-	ck_assert_int_eq(cancel_cqe.res, 0);
-	ck_assert_uint_eq(cancel_cqe.flags, 0);
+	test_assert_cqe(&cancel_cqe, 0x99999999, 0, 0);
 }
 END_TEST
+
+/* shutdown(SHUT_RD) of `fd` through the ring; its CQE, user_data checked. */
+static struct ringo_cqe shutdown_rd(int fd)
+{
+	struct ringo_sqe *sqe = get_sqe(0x445445445ULL);
+	struct ringo_cqe cqe;
+
+	ringo_prep_shutdown(sqe, fd, SHUT_RD);
+	ck_assert_uint_eq(sqe->opcode, RINGO_OP_SHUTDOWN);
+	ck_assert_int_eq(sqe->fd, fd);
+	ck_assert_int_eq(ringo_ring_submit(&ring), 1);
+	cqe = test_wait_one(&ring);
+	ck_assert_uint_eq(cqe.user_data, 0x445445445ULL);
+	return cqe;
+}
 
 START_TEST(test_shutdown)
 {
 	struct sockaddr_in addr;
-	struct ringo_sqe *sqe;
 	struct ringo_cqe cqe;
 	int fd;
 
@@ -401,26 +280,12 @@ START_TEST(test_shutdown)
 
 	/* A bound, listening socket: shutdown works. */
 	fd = track(test_tcp_listener(&addr));
-	sqe = get_sqe(0x445445445ULL);
-	ringo_prep_shutdown(sqe, fd, SHUT_RD);
-	ck_assert_uint_eq(sqe->opcode, RINGO_OP_SHUTDOWN);
-	ck_assert_int_eq(sqe->fd, fd);
-	ck_assert_int_eq(ringo_ring_submit(&ring), 1);
-	cqe = test_wait_one(&ring);
-	ck_assert_uint_eq(cqe.user_data, 0x445445445ULL);
-	ck_assert_int_eq(cqe.res, 0);
-	ck_assert_uint_eq(cqe.flags, 0);
+	cqe = shutdown_rd(fd);
+	test_assert_cqe(&cqe, 0x445445445ULL, 0, 0);
 	close_tracked(fd);
 
 	/* A socket that was never bound or connected: -ENOTCONN. */
-	fd = tcp_socket();
-	sqe = get_sqe(0x445445445ULL);
-	ringo_prep_shutdown(sqe, fd, SHUT_RD);
-	ck_assert_uint_eq(sqe->opcode, RINGO_OP_SHUTDOWN);
-	ck_assert_int_eq(sqe->fd, fd);
-	ck_assert_int_eq(ringo_ring_submit(&ring), 1);
-	cqe = test_wait_one(&ring);
-	ck_assert_uint_eq(cqe.user_data, 0x445445445ULL);
+	cqe = shutdown_rd(tcp_socket());
 	ck_assert_int_eq(cqe.res, -ENOTCONN);
 }
 END_TEST
@@ -468,18 +333,14 @@ START_TEST(test_send_zc_recv)
 
 	sqe = get_sqe(0xeeeeeeee);
 	ringo_prep_send_zc(sqe, p.client, send_buf, sizeof(send_buf), 0, 0);
-	ringo_sqe_set_flags(sqe, RINGO_SQE_IO_LINK);
-	ringo_prep_recv(get_sqe(0xffffffff), p.server, recv_buf, sizeof(recv_buf), 0);
-	ck_assert_int_eq(ringo_ring_submit(&ring), 2);
+	submit_send_then_recv(sqe, p.server, recv_buf, sizeof(recv_buf));
 
 	/*
 	 * First the send's result, with F_MORE: a notification with the same
 	 * user_data follows, and send_buf must stay untouched until it comes.
 	 */
 	cqe = test_wait_one(&ring);
-	ck_assert_uint_eq(cqe.user_data, 0xeeeeeeee);
-	ck_assert_int_eq(cqe.res, (int)sizeof(send_buf));
-	ck_assert_uint_eq(cqe.flags, RINGO_CQE_F_MORE);
+	test_assert_cqe(&cqe, 0xeeeeeeee, (int)sizeof(send_buf), RINGO_CQE_F_MORE);
 
 	/* Then the recv and the notification, in either order. */
 	for (i = 0; i < 2; i++) {
@@ -487,9 +348,7 @@ START_TEST(test_send_zc_recv)
 		if (cqe.user_data == 0xffffffff) {
 			ck_assert(!seen_recv);
 			seen_recv = true;
-			ck_assert_int_eq(cqe.res, (int)sizeof(recv_buf));
-			ck_assert_uint_eq(recv_flags(&cqe), 0);
-			ck_assert_mem_eq(recv_buf, send_buf, sizeof(recv_buf));
+			expect_received(&cqe, 0xffffffff, recv_buf, send_buf, sizeof(recv_buf));
 		} else {
 			ck_assert_uint_eq(cqe.user_data, 0xeeeeeeee);
 			ck_assert(!seen_notif);
@@ -501,6 +360,41 @@ START_TEST(test_send_zc_recv)
 	ck_assert(seen_recv && seen_notif);
 }
 END_TEST
+
+/* ---- accepting clients ----------------------------------------------- */
+
+/*
+ * A new client connected to `addr` (blocking), and the CQE that the accept
+ * armed on its listener posts for it, checked to be UD_ACCEPT's. *client is
+ * tracked; the caller closes it.
+ */
+static struct ringo_cqe client_accepted(const struct sockaddr_in *addr, int *client)
+{
+	struct ringo_cqe cqe;
+
+	*client = tcp_socket();
+	connect_blocking(*client, addr);
+	cqe = test_wait_one(&ring);
+	ck_assert_uint_eq(cqe.user_data, UD_ACCEPT);
+	return cqe;
+}
+
+/* A direct-descriptor accept took one of two slots, not yet used this round. */
+static void take_slot(const struct ringo_cqe *cqe, bool used[2])
+{
+	ck_assert_msg(cqe->res >= 0 && cqe->res < 2, "accept res %d (%s)", cqe->res,
+		      ringo_err_name(cqe->res));
+	ck_assert(!used[cqe->res]);
+	used[cqe->res] = true;
+}
+
+/* One accept into a kernel-picked direct descriptor, submitted. */
+static void arm_accept_direct(int listener)
+{
+	ringo_prep_accept_direct(get_sqe(UD_ACCEPT), listener, NULL, NULL, 0,
+				 RINGO_FILE_INDEX_ALLOC);
+	ck_assert_int_eq(ringo_ring_submit(&ring), 1);
+}
 
 /* ---- multishot accept ------------------------------------------------- */
 
@@ -524,11 +418,9 @@ START_TEST(test_accept_multishot)
 
 	/* One CQE per client, each with F_MORE: the accept stays armed. */
 	for (i = 0; i < 4; i++) {
-		int client = tcp_socket();
+		int client;
 
-		connect_blocking(client, &addr);
-		cqe = test_wait_one(&ring);
-		ck_assert_uint_eq(cqe.user_data, UD_ACCEPT);
+		cqe = client_accepted(&addr, &client);
 		ck_assert_msg(cqe.res > 0, "accept res %d (%s)", cqe.res, ringo_err_name(cqe.res));
 		ck_assert_msg(cqe.flags & RINGO_CQE_F_MORE, "flags %#x", cqe.flags);
 		ck_assert_int_eq(close(cqe.res), 0);
@@ -539,10 +431,7 @@ START_TEST(test_accept_multishot)
 	/* Cancelling ends it: a last CQE without F_MORE. */
 	ringo_prep_cancel64(get_sqe(0x99999999), UD_ACCEPT, 0);
 	ck_assert_int_eq(ringo_ring_submit(&ring), 1);
-	cqe = test_wait_one(&ring);
-	cancel_cqe = test_wait_one(&ring);
-	if (cqe.user_data == 0x99999999)
-		swap_cqes(&cqe, &cancel_cqe);
+	wait_two(UD_ACCEPT, &cqe, &cancel_cqe);
 	ck_assert_uint_eq(cqe.user_data, UD_ACCEPT);
 	ck_assert_int_eq(cqe.res, -ECANCELED);
 	ck_assert_uint_eq(cqe.flags & RINGO_CQE_F_MORE, 0);
@@ -580,20 +469,10 @@ START_TEST(test_accept_direct)
 			size_t send_len = sizeof(data) - (size_t)i;	/* differs per slot */
 			int client;
 
-			ringo_prep_accept_direct(get_sqe(UD_ACCEPT), listener, NULL, NULL, 0,
-						 RINGO_FILE_INDEX_ALLOC);
-			ck_assert_int_eq(ringo_ring_submit(&ring), 1);
-
-			client = tcp_socket();
-			connect_blocking(client, &addr);
-
 			/* res is the slot the kernel picked. */
-			cqe = test_wait_one(&ring);
-			ck_assert_uint_eq(cqe.user_data, UD_ACCEPT);
-			ck_assert_msg(cqe.res >= 0 && cqe.res < 2, "accept_direct res %d (%s)",
-				      cqe.res, ringo_err_name(cqe.res));
-			ck_assert(!used[cqe.res]);
-			used[cqe.res] = true;
+			arm_accept_direct(listener);
+			cqe = client_accepted(&addr, &client);
+			take_slot(&cqe, used);
 
 			ck_assert_int_eq(send(client, data, send_len, 0), (ssize_t)send_len);
 
@@ -613,13 +492,8 @@ START_TEST(test_accept_direct)
 		{
 			int client;
 
-			ringo_prep_accept_direct(get_sqe(UD_ACCEPT), listener, NULL, NULL, 0,
-						 RINGO_FILE_INDEX_ALLOC);
-			ck_assert_int_eq(ringo_ring_submit(&ring), 1);
-			client = tcp_socket();
-			connect_blocking(client, &addr);
-			cqe = test_wait_one(&ring);
-			ck_assert_uint_eq(cqe.user_data, UD_ACCEPT);
+			arm_accept_direct(listener);
+			cqe = client_accepted(&addr, &client);
 			ck_assert_int_eq(cqe.res, -ENFILE);
 			close_tracked(client);
 		}
@@ -653,23 +527,14 @@ START_TEST(test_accept_multishot_direct)
 		ck_assert_int_eq(ringo_ring_submit(&ring), 1);
 
 		for (i = 0; i < 2; i++) {
-			client = tcp_socket();
-			connect_blocking(client, &addr);
-			cqe = test_wait_one(&ring);
-			ck_assert_uint_eq(cqe.user_data, UD_ACCEPT);
-			ck_assert_msg(cqe.res >= 0 && cqe.res < 2, "accept res %d (%s)", cqe.res,
-				      ringo_err_name(cqe.res));
-			ck_assert(!used[cqe.res]);
-			used[cqe.res] = true;
+			cqe = client_accepted(&addr, &client);
+			take_slot(&cqe, used);
 			ck_assert_msg(cqe.flags & RINGO_CQE_F_MORE, "flags %#x", cqe.flags);
 			close_tracked(client);
 		}
 
 		/* No slot left: -ENFILE, and the multishot ends (no F_MORE). */
-		client = tcp_socket();
-		connect_blocking(client, &addr);
-		cqe = test_wait_one(&ring);
-		ck_assert_uint_eq(cqe.user_data, UD_ACCEPT);
+		cqe = client_accepted(&addr, &client);
 		ck_assert_int_eq(cqe.res, -ENFILE);
 		ck_assert_uint_eq(cqe.flags & RINGO_CQE_F_MORE, 0);
 		close_tracked(client);
@@ -750,10 +615,7 @@ START_TEST(test_socket_direct)
 		ringo_sqe_set_flags(sqe, RINGO_SQE_FIXED_FILE);
 		ck_assert_int_eq(ringo_ring_submit(&ring), 2);
 
-		acc = test_wait_one(&ring);
-		con = test_wait_one(&ring);
-		if (acc.user_data == 0xbbbbbbbb && con.user_data == UD_ACCEPT)
-			swap_cqes(&acc, &con);
+		wait_two(UD_ACCEPT, &acc, &con);
 		ck_assert_uint_eq(con.user_data, 0xbbbbbbbb);
 		ck_assert_msg(con.res == 0, "connect on slot %u: %d (%s)", slot, con.res,
 			      ringo_err_name(con.res));
@@ -974,16 +836,9 @@ START_TEST(test_poll_remove)
 
 	ringo_prep_poll_remove(get_sqe(0x2002), 0x2001);
 	ck_assert_int_eq(ringo_ring_submit(&ring), 1);
-	poll_cqe = test_wait_one(&ring);
-	remove_cqe = test_wait_one(&ring);
-	if (poll_cqe.user_data == 0x2002)
-		swap_cqes(&poll_cqe, &remove_cqe);
-	ck_assert_uint_eq(poll_cqe.user_data, 0x2001);
-	ck_assert_int_eq(poll_cqe.res, -ECANCELED);
-	ck_assert_uint_eq(poll_cqe.flags, 0);
-	ck_assert_uint_eq(remove_cqe.user_data, 0x2002);
-	ck_assert_int_eq(remove_cqe.res, 0);
-	ck_assert_uint_eq(remove_cqe.flags, 0);
+	wait_two(0x2001, &poll_cqe, &remove_cqe);
+	test_assert_cqe(&poll_cqe, 0x2001, -ECANCELED, 0);
+	test_assert_cqe(&remove_cqe, 0x2002, 0, 0);
 
 	/* It is gone: removing it again finds nothing. */
 	ringo_prep_poll_remove(get_sqe(0x2003), 0x2001);
@@ -1053,51 +908,33 @@ static Suite *suite(void)
 	Suite *s = suite_create("ring_net");
 	TCase *tc;
 
-	tc = tcase_create("tcp");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
+	tc = test_tcase(s, "tcp", setup, teardown, 30);
 	tcase_add_test(tc, test_accept_connect_send_recv);
 	tcase_add_test(tc, test_recv_link_timeout);
 	tcase_add_test(tc, test_recv_cancel);
 	tcase_add_test(tc, test_shutdown);
 	tcase_add_test(tc, test_connect_refused);
 	tcase_add_test(tc, test_send_zc_recv);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("udp");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
+	tc = test_tcase(s, "udp", setup, teardown, 30);
 	tcase_add_test(tc, test_sendmsg_recvmsg);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("multishot_accept");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
+	tc = test_tcase(s, "multishot_accept", setup, teardown, 30);
 	tcase_add_test(tc, test_accept_multishot);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("direct");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
+	tc = test_tcase(s, "direct", setup, teardown, 30);
 	tcase_add_test(tc, test_accept_direct);
 	tcase_add_test(tc, test_accept_multishot_direct);
 	tcase_add_test(tc, test_socket);
 	tcase_add_test(tc, test_socket_direct);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("ring_only_sockets");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
+	tc = test_tcase(s, "ring_only_sockets", setup, teardown, 30);
 	tcase_add_test(tc, test_bind_listen_connect);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("poll");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
+	tc = test_tcase(s, "poll", setup, teardown, 30);
 	tcase_add_test(tc, test_poll_add_readable);
 	tcase_add_test(tc, test_poll_remove);
 	tcase_add_test(tc, test_poll_multishot);
-	suite_add_tcase(s, tc);
 
 	return s;
 }

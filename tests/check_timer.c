@@ -19,57 +19,30 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "test_util.h"
-
-#define owner_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
-#define AS_REQ(raw) ((ringo_req_t *)(raw))
-#define AS_HANDLE(h) ((ringo_handle_t *)(h))
+#include "fixture_loop.h"
 
 /* ---- Fixture ---------------------------------------------------------- */
 
-static ringo_loop_t loop;
-static int loop_open;			/* the fixture's loop is initialised */
 static unsigned loop_flags;		/* RINGO_LOOP_* of this TCase's loop */
 static int pipe_fds[2] = { -1, -1 };	/* a blocking pipe, closed by the teardown */
-
-static int in_ci(void)
-{
-	const char *s = getenv("CI");
-
-	return s && strcmp(s, "true") == 0;
-}
-
-/* Outside CI a kernel without io_uring (or with it disabled) skips. */
-static int unavailable(int ret)
-{
-	return (ret == -ENOSYS || ret == -EPERM) && !in_ci();
-}
 
 static void reset_state(void);
 
 static void open_loop(unsigned entries)
 {
 	struct ringo_loop_opts opts;
-	int ret;
 
 	ringo_loop_opts_init(&opts);
 	if (entries)
 		opts.entries = entries;
 	opts.flags = loop_flags;
-	ret = ringo_loop_init(&loop, &opts);
-	loop_open = 0;
-	if (unavailable(ret))
-		return;
-	ck_assert_msg(ret == 0, "ringo_loop_init(flags %#x): %s (%s)", loop_flags,
-		      ringo_err_name(ret), ringo_setup_strerror(ret));
-	loop_open = 1;
+	loop_fixture_open(&opts);
 }
 
 static void setup_common(void)
@@ -95,22 +68,9 @@ static void setup_no_ext_arg(void)
 
 static void teardown(void)
 {
-	if (loop_open) {
-		ck_assert_int_eq(ringo_loop_close(&loop), 0);
-		loop_open = 0;
-	}
-	if (pipe_fds[0] >= 0)
-		close(pipe_fds[0]);
-	if (pipe_fds[1] >= 0)
-		close(pipe_fds[1]);
-	pipe_fds[0] = pipe_fds[1] = -1;
+	loop_fixture_close();
+	test_close_pipe(pipe_fds);
 }
-
-#define REQUIRE_LOOP()                                                                         \
-	do {                                                                                   \
-		if (!loop_open)                                                                \
-			TEST_SKIP("io_uring unavailable");                                     \
-	} while (0)
 
 /* Replace the fixture's loop with one of `entries` SQ entries, same flags. */
 static void reopen(unsigned entries)
@@ -123,29 +83,7 @@ static void reopen(unsigned entries)
 
 static void open_pipe(void)
 {
-	ck_assert_int_eq(pipe2(pipe_fds, O_CLOEXEC), 0);
-}
-
-static void write_byte(int fd, char c)
-{
-	ck_assert_int_eq(write(fd, &c, 1), 1);
-}
-
-/* The same clock, and the same truncation to ms, as the loop's. */
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
+	test_pipe(pipe_fds);
 }
 
 /*
@@ -156,14 +94,6 @@ static uint64_t base_ms(void)
 {
 	ringo_update_time(&loop);
 	return ringo_now(&loop);
-}
-
-static struct ringo_loop_metrics metrics(void)
-{
-	struct ringo_loop_metrics m;
-
-	ck_assert_int_eq(ringo_loop_metrics(&loop, &m), 0);
-	return m;
 }
 
 /* ---- Timers that record their firings --------------------------------- */
@@ -199,7 +129,7 @@ static void record_fire(ringo_timer_t *t)
 {
 	struct ttimer *tt = tt_of(t);
 
-	tt->last_ms = mono_ms();
+	tt->last_ms = test_mono_ms();
 	tt->last_now = ringo_now(t->loop);
 	if (!tt->calls)
 		tt->first_ms = tt->last_ms;
@@ -244,6 +174,13 @@ static void tt_close2(struct ttimer *a, struct ttimer *b)
 	tt_close(both, 2);
 }
 
+/* Run the loop to the end: by then `tt` has fired `calls` times in all. */
+static void run_fired(const struct ttimer *tt, int calls)
+{
+	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
+	ck_assert_int_eq(tt->calls, calls);
+}
+
 /* ---- Requests that record their completions --------------------------- */
 
 struct treq {
@@ -267,27 +204,13 @@ static void record_cb(ringo_raw_t *raw, int res, unsigned flags)
 	r->calls++;
 	r->res = res;
 	r->flags = flags;
-	r->last_ms = mono_ms();
+	r->last_ms = test_mono_ms();
 }
 
 static void assert_res(const struct treq *r, int res)
 {
 	ck_assert_msg(r->res == res, "res %d (%s), want %d (%s)", r->res, ringo_err_name(r->res),
 		      res, ringo_err_name(res));
-}
-
-struct read_arg {
-	int fd;
-	void *buf;
-	unsigned len;
-};
-
-static int prep_read(struct ringo_sqe *sqe, void *arg)
-{
-	struct read_arg *a = arg;
-
-	ringo_prep_read(sqe, a->fd, a->buf, a->len, (uint64_t)-1);
-	return 0;
 }
 
 static int prep_nop(struct ringo_sqe *sqe, void *arg)
@@ -306,14 +229,14 @@ static int prep_poll_multishot(struct ringo_sqe *sqe, void *arg)
 /* A one-byte read of the pipe: pending until someone writes. */
 static void start_read(struct treq *r)
 {
-	struct read_arg a = { .fd = pipe_fds[0], .buf = r->buf, .len = 1 };
+	struct rw_arg a = { .fd = pipe_fds[0], .buf = r->buf, .len = 1 };
 
 	ck_assert_int_eq(ringo_submit(&loop, &r->raw, prep_read, &a, record_cb), 0);
 }
 
 static int start_read_timeout(struct treq *r, int64_t ms)
 {
-	struct read_arg a = { .fd = pipe_fds[0], .buf = r->buf, .len = 1 };
+	struct rw_arg a = { .fd = pipe_fds[0], .buf = r->buf, .len = 1 };
 
 	return ringo_submit_timeout(&loop, &r->raw, prep_read, &a, ms, record_cb);
 }
@@ -378,9 +301,9 @@ START_TEST(test_run_once_runs_timer_it_waited_for)
 	base = base_ms();
 	ck_assert_int_eq(ringo_timer_start(&a.t, count_cb, 20, 0), 0);
 	ck_assert_int_gt(ringo_run(&loop, RINGO_RUN_ONCE), 0);
-	ck_assert_uint_ge(mono_ms(), base + 20);
+	ck_assert_uint_ge(test_mono_ms(), base + 20);
 	ck_assert_msg(a.calls == 1, "ONCE returned %llu ms after start with the timer it "
-		      "waited for not run", (unsigned long long)(mono_ms() - base));
+		      "waited for not run", (unsigned long long)(test_mono_ms() - base));
 	ck_assert_uint_ge(a.first_ms, base + 20);
 	ck_assert_int_eq(guard.calls, 0);
 
@@ -411,7 +334,7 @@ static void order_cb(ringo_timer_t *t)
 	uint32_t i = (uint32_t)(uintptr_t)t->data;
 
 	/* No ck_assert here: each one costs a message to the parent. */
-	if (ringo_now(t->loop) < order_deadline[i] || mono_ms() < order_deadline[i])
+	if (ringo_now(t->loop) < order_deadline[i] || test_mono_ms() < order_deadline[i])
 		order_early++;
 	if (order_fired < order_cap)
 		order_log[order_fired] = (struct fire_rec){ order_deadline[i], i };
@@ -493,8 +416,7 @@ START_TEST(test_order_ties_restart)
 	ck_assert_int_eq(ringo_timer_start(&c.t, count_cb, 5, 0), 0);
 	/* Restarting the active timer a: same deadline, now last in line. */
 	ck_assert_int_eq(ringo_timer_start(&a.t, count_cb, 5, 0), 0);
-	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
-	ck_assert_int_eq(a.calls, 1);
+	run_fired(&a, 1);
 	ck_assert_int_eq(b.calls, 1);
 	ck_assert_int_eq(c.calls, 1);
 	ck_assert_int_lt(b.seq, c.seq);
@@ -568,8 +490,7 @@ START_TEST(test_zero_timeout_restart_no_spin)
 	}
 	ck_assert_int_eq(rezero_errors, 0);
 	ck_assert_int_eq(ringo_timer_stop(&a.t), 0);
-	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
-	ck_assert_int_eq(a.calls, 5);
+	run_fired(&a, 5);
 	tt_close1(&a);
 }
 END_TEST
@@ -617,12 +538,12 @@ static void repeat_cb(ringo_timer_t *t)
 
 	if (k < REP_MAX) {
 		rep_now[k] = ringo_now(t->loop);
-		rep_mono[k] = mono_ms();
+		rep_mono[k] = test_mono_ms();
 		/* Rescheduled before the callback: this is the next deadline. */
 		rep_next[k] = rep_now[k] + ringo_timer_get_due_in(t);
 	}
 	if (k == 0 && rep_sleep_first)
-		sleep_ms(rep_sleep_first);
+		test_sleep_ms(rep_sleep_first);
 	if (rep_calls == rep_limit)
 		ringo_timer_stop(t);
 }
@@ -768,8 +689,7 @@ START_TEST(test_set_repeat)
 	/* Repeating, set to 0 in its first callback: exactly one more firing. */
 	tt_init(&sr_timer);
 	ck_assert_int_eq(ringo_timer_start(&sr_timer.t, set_repeat_zero_cb, 2, 3), 0);
-	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
-	ck_assert_int_eq(sr_timer.calls, 2);
+	run_fired(&sr_timer, 2);
 	ck_assert_int_eq(ringo_is_active(AS_HANDLE(&sr_timer.t)), 0);
 	tt_close2(&a, &sr_timer);
 }
@@ -796,11 +716,10 @@ START_TEST(test_cb_stops_self)
 	tt_init(&a);
 	base = base_ms();
 	ck_assert_int_eq(ringo_timer_start(&a.t, stop_self_cb, 3, 1), 0);
-	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
-	ck_assert_int_eq(a.calls, 1);
+	run_fired(&a, 1);
 	ck_assert_uint_ge(a.first_ms, base + 3);
 	/* Nothing left to fire. */
-	sleep_ms(5);
+	test_sleep_ms(5);
 	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_NOWAIT), 0);
 	ck_assert_int_eq(a.calls, 1);
 	tt_close1(&a);
@@ -825,8 +744,7 @@ START_TEST(test_cb_stops_other_due)
 	tt_init(&pair_b);
 	ck_assert_int_eq(ringo_timer_start(&pair_a.t, stop_other_cb, 5, 0), 0);
 	ck_assert_int_eq(ringo_timer_start(&pair_b.t, count_cb, 5, 0), 0);
-	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
-	ck_assert_int_eq(pair_a.calls, 1);
+	run_fired(&pair_a, 1);
 	ck_assert_int_eq(pair_b.calls, 0);
 	ck_assert_int_eq(ringo_is_active(AS_HANDLE(&pair_b.t)), 0);
 	tt_close2(&pair_a, &pair_b);
@@ -855,8 +773,7 @@ START_TEST(test_cb_restarts_self)
 	tt_init(&a);
 	base = base_ms();
 	ck_assert_int_eq(ringo_timer_start(&a.t, restart_self_cb, 2, 0), 0);
-	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
-	ck_assert_int_eq(a.calls, 2);
+	run_fired(&a, 2);
 	ck_assert_uint_ge(a.first_ms, base + 2);
 	ck_assert_uint_ge(a.last_now, restart_base + 20);
 	ck_assert_uint_ge(a.last_ms, restart_base + 20);
@@ -876,16 +793,14 @@ START_TEST(test_start_active_restarts)
 	base = base_ms();
 	ck_assert_int_eq(ringo_timer_start(&a.t, count_cb, 10, 0), 0);
 	ck_assert_uint_eq(ringo_timer_get_due_in(&a.t), 10);
-	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
-	ck_assert_int_eq(a.calls, 1);
+	run_fired(&a, 1);
 	ck_assert_uint_ge(a.first_ms, base + 10);
 	ck_assert_uint_lt(a.first_ms, base + 4000);
 	/* And later: the old, earlier deadline is gone. */
 	ck_assert_int_eq(ringo_timer_start(&a.t, count_cb, 2, 0), 0);
 	base = base_ms();
 	ck_assert_int_eq(ringo_timer_start(&a.t, count_cb, 30, 0), 0);
-	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
-	ck_assert_int_eq(a.calls, 2);
+	run_fired(&a, 2);
 	ck_assert_uint_ge(a.last_ms, base + 30);
 	tt_close1(&a);
 }
@@ -912,12 +827,11 @@ START_TEST(test_cb_closes_self)
 	tt_init(&cs_timer);
 	/* Repeating: the close must also undo the reschedule. */
 	ck_assert_int_eq(ringo_timer_start(&cs_timer.t, close_self_cb, 1, 1), 0);
-	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
-	ck_assert_int_eq(cs_timer.calls, 1);
+	run_fired(&cs_timer, 1);
 	ck_assert_int_eq(cs_close_in_cb, 0);
 	ck_assert_int_eq(cs_timer.closes, 1);
 	ck_assert_int_lt(cs_timer.seq, cs_timer.close_seq);
-	sleep_ms(3);
+	test_sleep_ms(3);
 	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_NOWAIT), 0);
 	ck_assert_int_eq(cs_timer.calls, 1);
 	ck_assert_int_eq(cs_timer.closes, 1);
@@ -938,8 +852,7 @@ START_TEST(test_cb_closes_other_due)
 	tt_init(&pair_b);
 	ck_assert_int_eq(ringo_timer_start(&pair_a.t, close_other_cb, 5, 0), 0);
 	ck_assert_int_eq(ringo_timer_start(&pair_b.t, count_cb, 5, 5), 0);
-	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
-	ck_assert_int_eq(pair_a.calls, 1);
+	run_fired(&pair_a, 1);
 	ck_assert_int_eq(pair_b.calls, 0);
 	ck_assert_int_eq(pair_b.closes, 1);
 	tt_close1(&pair_a);
@@ -957,16 +870,14 @@ START_TEST(test_close_active)
 	ck_assert_int_eq(ringo_close(AS_HANDLE(&a.t), close_count_cb), 0);
 	ck_assert_int_eq(a.closes, 0);
 	ck_assert_uint_eq(ringo_timer_get_due_in(&a.t), 0);
-	sleep_ms(3);
-	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
-	ck_assert_int_eq(a.calls, 0);
+	test_sleep_ms(3);
+	run_fired(&a, 0);
 	ck_assert_int_eq(a.closes, 1);
 
 	/* The memory is the caller's again: a fresh timer in it works. */
 	tt_init(&a);
 	ck_assert_int_eq(ringo_timer_start(&a.t, count_cb, 1, 0), 0);
-	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
-	ck_assert_int_eq(a.calls, 1);
+	run_fired(&a, 1);
 	tt_close1(&a);
 }
 END_TEST
@@ -1033,7 +944,7 @@ START_TEST(test_due_in)
 	n0 = base_ms();
 	ck_assert_int_eq(ringo_timer_start(&a.t, count_cb, 100, 0), 0);
 	ck_assert_uint_eq(ringo_timer_get_due_in(&a.t), 100);
-	sleep_ms(20);
+	test_sleep_ms(20);
 	/* The loop's clock is cached: unchanged until it is updated. */
 	ck_assert_uint_eq(ringo_timer_get_due_in(&a.t), 100);
 	n1 = base_ms();
@@ -1041,7 +952,7 @@ START_TEST(test_due_in)
 	ck_assert_uint_ge(n1 - n0, 20);
 	ck_assert_uint_eq(due, n1 - n0 < 100 ? 100 - (n1 - n0) : 0);
 	ck_assert_uint_le(due, 80);
-	sleep_ms(10);
+	test_sleep_ms(10);
 	ringo_update_time(&loop);
 	ck_assert_uint_lt(ringo_timer_get_due_in(&a.t), due ? due : 1);
 	ck_assert_int_eq(ringo_timer_stop(&a.t), 0);
@@ -1049,8 +960,7 @@ START_TEST(test_due_in)
 
 	/* Fired one-shot: 0. */
 	ck_assert_int_eq(ringo_timer_start(&a.t, count_cb, 1, 0), 0);
-	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
-	ck_assert_int_eq(a.calls, 1);
+	run_fired(&a, 1);
 	ck_assert_uint_eq(ringo_timer_get_due_in(&a.t), 0);
 	ck_assert_uint_eq(ringo_timer_get_due_in(NULL), 0);
 	tt_close1(&a);
@@ -1137,10 +1047,10 @@ START_TEST(test_unref_ref)
 	ck_assert_int_eq(ringo_has_ref(AS_HANDLE(&a.t)), 0);
 	ck_assert_int_eq(ringo_is_active(AS_HANDLE(&a.t)), 1);
 	ck_assert_int_eq(ringo_loop_alive(&loop), 0);
-	t0 = mono_ms();
+	t0 = test_mono_ms();
 	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
 	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_ONCE), 0);
-	ck_assert_uint_lt(mono_ms() - t0, 500);
+	ck_assert_uint_lt(test_mono_ms() - t0, 500);
 	ck_assert_int_eq(a.calls, 0);
 	ck_assert_int_eq(ringo_is_active(AS_HANDLE(&a.t)), 1);
 
@@ -1150,8 +1060,7 @@ START_TEST(test_unref_ref)
 	ck_assert_int_eq(ringo_loop_alive(&loop), 1);
 	base = base_ms();
 	ck_assert_int_eq(ringo_timer_start(&a.t, count_cb, 20, 0), 0);
-	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
-	ck_assert_int_eq(a.calls, 1);
+	run_fired(&a, 1);
 	ck_assert_uint_ge(a.first_ms, base + 20);
 
 	/* Unreferenced before start: never alive. An unreferenced repeating
@@ -1162,8 +1071,7 @@ START_TEST(test_unref_ref)
 	ck_assert_int_eq(ringo_loop_alive(&loop), 0);
 	base = base_ms();
 	ck_assert_int_eq(ringo_timer_start(&a.t, count_cb, 30, 0), 0);
-	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
-	ck_assert_int_eq(a.calls, 2);
+	run_fired(&a, 2);
 	ck_assert_uint_ge(a.last_ms, base + 30);
 	ck_assert_int_ge(tick.calls, 1);
 	ck_assert_uint_le(tick.first_ms, a.last_ms);
@@ -1253,7 +1161,7 @@ START_TEST(test_submit_timeout_expires)
 
 	REQUIRE_LOOP();
 	open_pipe();
-	t0 = mono_ms();
+	t0 = test_mono_ms();
 	ck_assert_int_eq(start_read_timeout(&rd, 20), 0);
 	ck_assert_int_eq(ringo_loop_alive(&loop), 1);
 	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
@@ -1263,7 +1171,7 @@ START_TEST(test_submit_timeout_expires)
 	ck_assert_uint_ge(rd.last_ms, t0 + 20);
 	ck_assert_int_eq(ringo_cancel(AS_REQ(&rd.raw)), -ENOENT);
 	/* The request is free again. */
-	write_byte(pipe_fds[1], 'x');
+	test_write_byte(pipe_fds[1], 'x');
 	ck_assert_int_eq(start_read_timeout(&rd, 5000), 0);
 	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
 	ck_assert_int_eq(rd.calls, 2);
@@ -1289,13 +1197,13 @@ START_TEST(test_submit_timeout_op_first)
 	/* A read whose data arrives well before its deadline. */
 	ck_assert_int_eq(start_read_timeout(&rd, 20), 0);
 	ck_assert_int_gt(ringo_run(&loop, RINGO_RUN_NOWAIT), 0);
-	write_byte(pipe_fds[1], 'y');
+	test_write_byte(pipe_fds[1], 'y');
 	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
 	ck_assert_int_eq(rd.calls, 1);
 	assert_res(&rd, 1);
 
 	/* Past both deadlines: nothing more. */
-	sleep_ms(30);
+	test_sleep_ms(30);
 	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_NOWAIT), 0);
 	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
 	ck_assert_int_eq(nop.calls, 1);
@@ -1313,7 +1221,7 @@ START_TEST(test_submit_timeout_cancel)
 
 	REQUIRE_LOOP();
 	open_pipe();
-	t0 = mono_ms();
+	t0 = test_mono_ms();
 	/* Cancelled before the loop ever submitted it. */
 	ck_assert_int_eq(start_read_timeout(&a, 1000), 0);
 	ck_assert_int_eq(ringo_cancel(AS_REQ(&a.raw)), 0);
@@ -1328,7 +1236,7 @@ START_TEST(test_submit_timeout_cancel)
 	assert_res(&a, -ECANCELED);
 	ck_assert_int_eq(b.calls, 1);
 	assert_res(&b, -ECANCELED);
-	ck_assert_uint_lt(mono_ms() - t0, 900);
+	ck_assert_uint_lt(test_mono_ms() - t0, 900);
 	ck_assert_int_eq(ringo_cancel(AS_REQ(&b.raw)), -ENOENT);
 }
 END_TEST
@@ -1351,7 +1259,7 @@ START_TEST(test_submit_timeout_sq_pressure)
 	open_pipe();
 	rs = calloc((size_t)n, sizeof(*rs));
 	ck_assert_ptr_nonnull(rs);
-	t0 = mono_ms();
+	t0 = test_mono_ms();
 	for (i = 0; i < n; i++)
 		ck_assert_int_eq(start_read_timeout(&rs[i], 30), 0);
 	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
@@ -1427,7 +1335,7 @@ START_TEST(test_deadline_op_first)
 	open_pipe();
 	start_read(&dof_read);
 	ck_assert_int_eq(ringo_deadline(AS_REQ(&dof_read.raw), 20), 0);
-	write_byte(pipe_fds[1], 'q');
+	test_write_byte(pipe_fds[1], 'q');
 	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
 	ck_assert_int_eq(dof_read.calls, 1);
 	assert_res(&dof_read, 1);
@@ -1442,8 +1350,7 @@ START_TEST(test_deadline_op_first)
 	tt_init(&guard);
 	base = base_ms();
 	ck_assert_int_eq(ringo_timer_start(&guard.t, dof_guard_cb, 40, 0), 0);
-	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
-	ck_assert_int_eq(guard.calls, 1);
+	run_fired(&guard, 1);
 	ck_assert_int_eq(dof_read.calls, 2);
 	assert_res(&dof_read, -ECANCELED);
 	ck_assert_uint_ge(dof_read.last_ms, base + 40);
@@ -1479,7 +1386,7 @@ START_TEST(test_deadline_multishot)
 		TEST_SKIP("multishot poll needs Linux 5.13");
 	open_pipe();
 	fd = pipe_fds[0];
-	write_byte(pipe_fds[1], 'm');
+	test_write_byte(pipe_fds[1], 'm');
 	ck_assert_int_eq(ringo_submit(&loop, &p.raw, prep_poll_multishot, &fd, record_cb), 0);
 	for (i = 0; i < 100 && !p.calls; i++)
 		ck_assert_int_gt(ringo_run(&loop, RINGO_RUN_ONCE), 0);
@@ -1627,18 +1534,6 @@ static void reset_state(void)
 	wm_stop_far = 0;
 }
 
-typedef void (*fixture_fn)(void);
-
-static TCase *tcase_new(Suite *s, const char *name, fixture_fn setup)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
-	suite_add_tcase(s, tc);
-	return tc;
-}
-
 /* The tests whose outcome depends on how the loop waits: run on both paths. */
 static void add_timed(TCase *tc)
 {
@@ -1683,9 +1578,9 @@ static void add_timed(TCase *tc)
 static Suite *suite(void)
 {
 	Suite *s = suite_create("timer");
-	TCase *ext = tcase_new(s, "ext_arg", setup_ext_arg);
-	TCase *no_ext = tcase_new(s, "no_ext_arg", setup_no_ext_arg);
-	TCase *args = tcase_new(s, "args", setup_ext_arg);
+	TCase *ext = test_tcase(s, "ext_arg", setup_ext_arg, teardown, 60);
+	TCase *no_ext = test_tcase(s, "no_ext_arg", setup_no_ext_arg, teardown, 60);
+	TCase *args = test_tcase(s, "args", setup_ext_arg, teardown, 60);
 
 	add_timed(ext);
 	add_timed(no_ext);

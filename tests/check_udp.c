@@ -17,19 +17,15 @@
 #endif
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "test_util.h"
+#include "fixture_loop.h"
 
-#define owner_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
-#define AS_HANDLE(h) ((ringo_handle_t *)(h))
 #define SA(a) ((struct sockaddr *)(a))
 
 #define NUDP 4			/* handles a test may use */
@@ -37,8 +33,6 @@
 
 /* ---- Fixture ---------------------------------------------------------- */
 
-static ringo_loop_t loop;
-static int loop_open;			/* the fixture's loop is initialised */
 static ringo_timer_t guard;		/* wakes RUN_UNTIL so it can give up */
 static int guard_open;
 static ringo_udp_t udp[NUDP];
@@ -70,13 +64,6 @@ struct tx {
 
 static int sends_done;		/* send callbacks, all requests */
 
-static int in_ci(void)
-{
-	const char *s = getenv("CI");
-
-	return s && strcmp(s, "true") == 0;
-}
-
 static void reset_state(void)
 {
 	memset(udp, 0, sizeof(udp));
@@ -91,14 +78,9 @@ static void reset_state(void)
 
 static void open_loop(const struct ringo_loop_opts *opts)
 {
-	int ret = ringo_loop_init(&loop, opts);
-
-	loop_open = 0;
-	if ((ret == -ENOSYS || ret == -EPERM) && !in_ci())
+	loop_fixture_open(opts);
+	if (!loop_open)
 		return;
-	ck_assert_msg(ret == 0, "ringo_loop_init: %s (%s)", ringo_err_name(ret),
-		      ringo_setup_strerror(ret));
-	loop_open = 1;
 	ck_assert_int_eq(ringo_timer_init(&loop, &guard), 0);
 	guard_open = 1;
 }
@@ -140,15 +122,8 @@ static void teardown(void)
 	if (!loop_open)
 		return;
 	close_all();
-	ck_assert_int_eq(ringo_loop_close(&loop), 0);
-	loop_open = 0;
+	loop_fixture_close();
 }
-
-#define REQUIRE_LOOP()                                                                         \
-	do {                                                                                   \
-		if (!loop_open)                                                                \
-			TEST_SKIP("io_uring unavailable");                                     \
-	} while (0)
 
 /* Replace the fixture's loop (with no handles open) by one built from `opts`. */
 static void reopen(const struct ringo_loop_opts *opts)
@@ -158,22 +133,6 @@ static void reopen(const struct ringo_loop_opts *opts)
 	reset_state();
 	open_loop(opts);
 	ck_assert(loop_open);
-}
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
 }
 
 static void guard_cb(ringo_timer_t *t)
@@ -187,11 +146,11 @@ static void guard_cb(ringo_timer_t *t)
  */
 #define RUN_UNTIL(cond)                                                                        \
 	do {                                                                                   \
-		uint64_t deadline_ = mono_ms() + 5000;                                         \
+		uint64_t deadline_ = test_mono_ms() + 5000;                                         \
                                                                                                \
 		ck_assert_int_eq(ringo_timer_start(&guard, guard_cb, 20, 20), 0);             \
 		while (!(cond)) {                                                              \
-			ck_assert_msg(mono_ms() < deadline_, "timed out waiting for %s", #cond); \
+			ck_assert_msg(test_mono_ms() < deadline_, "timed out waiting for %s", #cond); \
 			ck_assert_int_ge(ringo_run(&loop, RINGO_RUN_ONCE), 0);                 \
 		}                                                                              \
 		ck_assert_int_eq(ringo_timer_stop(&guard), 0);                                 \
@@ -202,7 +161,7 @@ static void run_idle(int rounds)
 {
 	while (rounds-- > 0) {
 		ck_assert_int_ge(ringo_run(&loop, RINGO_RUN_NOWAIT), 0);
-		sleep_ms(5);
+		test_sleep_ms(5);
 	}
 	ck_assert_int_ge(ringo_run(&loop, RINGO_RUN_NOWAIT), 0);
 }
@@ -239,6 +198,14 @@ static ringo_udp_t *bound4(int i, struct sockaddr_in *out)
 	ck_assert_int_eq(out->sin_family, AF_INET);
 	ck_assert_uint_ne(ntohs(out->sin_port), 0);
 	return u;
+}
+
+/* The pair most tests use: *a = udp[0] and *b = udp[1], as bound4 makes them. */
+static void bound4_pair(ringo_udp_t **a, struct sockaddr_in *a_addr, ringo_udp_t **b,
+			struct sockaddr_in *b_addr)
+{
+	*a = bound4(0, a_addr);
+	*b = bound4(1, b_addr);
 }
 
 static void recv_cb(ringo_udp_t *u, ssize_t nread, const void *data,
@@ -288,15 +255,6 @@ static void send_buf(struct tx *t, ringo_udp_t *u, const void *data, size_t len,
 	ck_assert_msg(ret == 0, "ringo_udp_send: %s", ringo_err_name(ret));
 }
 
-/* got == want, both -errno values; a macro so a failure names the caller's line. */
-#define assert_status(got, want)                                                               \
-	do {                                                                                   \
-		int got_ = (got), want_ = (want);                                              \
-                                                                                               \
-		ck_assert_msg(got_ == want_, "status %d (%s), want %d (%s)", got_,             \
-			      ringo_err_name(got_), want_, ringo_err_name(want_));             \
-	} while (0)
-
 static void assert_from4(const struct rx *r, const struct sockaddr_in *want)
 {
 	const struct sockaddr_in *from = (const struct sockaddr_in *)&r->from;
@@ -332,8 +290,7 @@ START_TEST(test_roundtrip_ipv4)
 	ringo_udp_t *a, *b;
 
 	REQUIRE_LOOP();
-	a = bound4(0, &a_addr);
-	b = bound4(1, &b_addr);
+	bound4_pair(&a, &a_addr, &b, &b_addr);
 	ck_assert_int_eq(ringo_udp_recv_start(b, recv_cb), 0);
 	ck_assert_int_eq(ringo_is_active(AS_HANDLE(b)), 1);
 	ck_assert_int_eq(ringo_udp_recv_start(a, recv_cb), 0);
@@ -513,13 +470,13 @@ START_TEST(test_many_datagrams)
 
 	/* Run until all arrived, or nothing has moved for 2 s (lost datagrams). */
 	ck_assert_int_eq(ringo_timer_start(&guard, guard_cb, 20, 20), 0);
-	last_progress = mono_ms();
-	while (bulk.received < bulk.total && mono_ms() - last_progress < 2000 &&
+	last_progress = test_mono_ms();
+	while (bulk.received < bulk.total && test_mono_ms() - last_progress < 2000 &&
 	       !bulk.send_errors && !bulk.bad && !bulk.dups) {
 		ck_assert_int_ge(ringo_run(&loop, RINGO_RUN_ONCE), 0);
 		if (bulk.received != last_received) {
 			last_received = bulk.received;
-			last_progress = mono_ms();
+			last_progress = test_mono_ms();
 		}
 	}
 	ck_assert_int_eq(ringo_timer_stop(&guard), 0);
@@ -561,8 +518,7 @@ START_TEST(test_truncation)
 		big[i] = (unsigned char)(i * 7 + 1);
 	for (i = 0; i < sizeof(small); i++)
 		small[i] = (unsigned char)(0xa0 + i);
-	a = bound4(0, &a_addr);
-	b = bound4(1, &b_addr);
+	bound4_pair(&a, &a_addr, &b, &b_addr);
 	ck_assert_int_eq(ringo_udp_set_recv_size(b, 16), 0);
 	ck_assert_int_eq(ringo_udp_recv_start(b, recv_cb), 0);
 
@@ -595,8 +551,7 @@ START_TEST(test_set_recv_size)
 	int ret;
 
 	REQUIRE_LOOP();
-	a = bound4(0, &a_addr);
-	b = bound4(1, &b_addr);
+	bound4_pair(&a, &a_addr, &b, &b_addr);
 	ck_assert_int_eq(ringo_udp_set_recv_size(b, 0), -EINVAL);
 	ck_assert_int_eq(ringo_udp_set_recv_size(b, RINGO_UDP_MAX_DATAGRAM + 1), -EINVAL);
 	ck_assert_int_eq(ringo_udp_set_recv_size(b, (size_t)-1), -EINVAL);
@@ -627,8 +582,8 @@ START_TEST(test_set_recv_size)
 	 */
 	ck_assert_int_eq(ringo_udp_recv_stop(b), 0);
 	ck_assert_int_eq(ringo_timer_start(&guard, guard_cb, 1, 1), 0);
-	deadline = mono_ms() + 2000;
-	while ((ret = ringo_udp_set_recv_size(b, 64)) == -EBUSY && mono_ms() < deadline)
+	deadline = test_mono_ms() + 2000;
+	while ((ret = ringo_udp_set_recv_size(b, 64)) == -EBUSY && test_mono_ms() < deadline)
 		ck_assert_int_ge(ringo_run(&loop, RINGO_RUN_ONCE), 0);
 	ck_assert_int_eq(ringo_timer_stop(&guard), 0);
 	assert_status(ret, 0);
@@ -678,8 +633,7 @@ START_TEST(test_connected)
 	ringo_udp_t *a, *b, *c;
 
 	REQUIRE_LOOP();
-	a = bound4(0, &a_addr);
-	b = bound4(1, &b_addr);
+	bound4_pair(&a, &a_addr, &b, &b_addr);
 	c = bound4(2, &c_addr);
 	ck_assert_int_eq(ringo_udp_connect(a, SA(&b_addr)), 0);
 	ck_assert_int_eq(ringo_udp_recv_start(a, recv_cb), 0);
@@ -813,8 +767,7 @@ START_TEST(test_emsgsize)
 	REQUIRE_LOOP();
 	big = calloc(1, len);
 	ck_assert_ptr_nonnull(big);
-	a = bound4(0, &a_addr);
-	b = bound4(1, &b_addr);
+	bound4_pair(&a, &a_addr, &b, &b_addr);
 	ck_assert_int_eq(ringo_udp_recv_start(b, recv_cb), 0);
 	send_buf(&t, a, big, len, &b_addr);
 	RUN_UNTIL(t.calls == 1);
@@ -834,8 +787,7 @@ START_TEST(test_multi_buffer_send)
 	ringo_udp_t *a, *b;
 
 	REQUIRE_LOOP();
-	a = bound4(0, &a_addr);
-	b = bound4(1, &b_addr);
+	bound4_pair(&a, &a_addr, &b, &b_addr);
 	ck_assert_int_eq(ringo_udp_recv_start(b, recv_cb), 0);
 	t.iov[0] = (struct iovec){ .iov_base = (void *)p0, .iov_len = 3 };
 	t.iov[1] = (struct iovec){ .iov_base = (void *)p1, .iov_len = 5 };
@@ -864,8 +816,7 @@ START_TEST(test_recv_stop_start)
 	ringo_udp_t *a, *b;
 
 	REQUIRE_LOOP();
-	a = bound4(0, &a_addr);
-	b = bound4(1, &b_addr);
+	bound4_pair(&a, &a_addr, &b, &b_addr);
 	ck_assert_int_eq(ringo_udp_recv_stop(b), 0);	/* not receiving: fine */
 	ck_assert_int_eq(ringo_udp_recv_start(b, recv_cb), 0);
 	send_buf(&t1, a, m1, sizeof(m1), &b_addr);
@@ -899,8 +850,7 @@ START_TEST(test_recv_stop_in_callback)
 	ringo_udp_t *a, *b;
 
 	REQUIRE_LOOP();
-	a = bound4(0, &a_addr);
-	b = bound4(1, &b_addr);
+	bound4_pair(&a, &a_addr, &b, &b_addr);
 	rx[1].stop_in_cb = 1;
 	ck_assert_int_eq(ringo_udp_recv_start(b, recv_cb), 0);
 	send_buf(&t1, a, m1, sizeof(m1), &b_addr);
@@ -950,7 +900,7 @@ START_TEST(test_recv_stop_with_datagram_waiting)
 	ck_assert_int_eq(sendto(fd, msg, sizeof(msg), 0, SA(&b_addr), sizeof(b_addr)),
 			 (ssize_t)sizeof(msg));
 	close(fd);
-	sleep_ms(10);
+	test_sleep_ms(10);
 
 	ck_assert_int_eq(ringo_udp_recv_stop(b), 0);
 	run_idle(4);
@@ -986,8 +936,7 @@ START_TEST(test_close_with_ops_in_flight)
 
 	REQUIRE_LOOP();
 	memset(t, 0, sizeof(t));
-	a = bound4(0, &a_addr);
-	b = bound4(1, &b_addr);
+	bound4_pair(&a, &a_addr, &b, &b_addr);
 	ck_assert_int_eq(ringo_udp_recv_start(a, recv_cb), 0);
 	ck_assert_int_eq(ringo_udp_recv_start(b, recv_cb), 0);
 	if (_i)
@@ -1143,53 +1092,39 @@ END_TEST
 static Suite *suite(void)
 {
 	Suite *s = suite_create("udp");
-	TCase *trip = tcase_create("roundtrip");
-	TCase *bulk_tc = tcase_create("bulk");
-	TCase *trunc = tcase_create("truncation");
-	TCase *conn = tcase_create("connected");
-	TCase *recv = tcase_create("recv");
-	TCase *close_tc = tcase_create("close");
-	TCase *args = tcase_create("args");
-	TCase *all[] = { trip, bulk_tc, trunc, conn, recv, close_tc, args };
-	size_t i;
-
-	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
-		tcase_add_checked_fixture(all[i], setup, teardown);
-		tcase_set_timeout(all[i], 60);
-	}
+	TCase *trip = test_tcase(s, "roundtrip", setup, teardown, 60);
+	TCase *bulk_tc = test_tcase(s, "bulk", setup, teardown, 60);
+	TCase *trunc = test_tcase(s, "truncation", setup, teardown, 60);
+	TCase *conn = test_tcase(s, "connected", setup, teardown, 60);
+	TCase *recv = test_tcase(s, "recv", setup, teardown, 60);
+	TCase *close_tc = test_tcase(s, "close", setup, teardown, 60);
+	TCase *args = test_tcase(s, "args", setup, teardown, 60);
 
 	tcase_add_test(trip, test_roundtrip_ipv4);
 	tcase_add_test(trip, test_roundtrip_ipv6);
 	tcase_add_test(trip, test_multi_buffer_send);
-	suite_add_tcase(s, trip);
 
 	tcase_add_test(bulk_tc, test_many_datagrams);
-	suite_add_tcase(s, bulk_tc);
 
 	tcase_add_test(trunc, test_truncation);
 	tcase_add_test(trunc, test_set_recv_size);
 	tcase_add_test(trunc, test_set_recv_size_idle_loop);
-	suite_add_tcase(s, trunc);
 
 	tcase_add_test(conn, test_connected);
 	tcase_add_test(conn, test_connect_unbound);
 	tcase_add_test(conn, test_send_no_destination);
 	tcase_add_test(conn, test_connrefused);
 	tcase_add_test(conn, test_emsgsize);
-	suite_add_tcase(s, conn);
 
 	tcase_add_test(recv, test_recv_stop_start);
 	tcase_add_test(recv, test_recv_stop_in_callback);
 	tcase_add_loop_test(recv, test_recv_stop_with_datagram_waiting, 0, 2);
-	suite_add_tcase(s, recv);
 
 	tcase_add_loop_test(close_tc, test_close_with_ops_in_flight, 0, 2);
 	tcase_add_test(close_tc, test_close_idle);
 	tcase_add_test(close_tc, test_close_recv_pending_alone);
-	suite_add_tcase(s, close_tc);
 
 	tcase_add_test(args, test_bad_arguments);
-	suite_add_tcase(s, args);
 	return s;
 }
 
