@@ -17,6 +17,13 @@
 #include "loop_internal.h"
 
 #define READ_CHUNK (256 * 1024)	/* first read size when stat says 0 (procfs) */
+#define MAX_STEP (1U << 30)		/* one read/write moves at most this: the
+					 * kernel's result is an int */
+
+static size_t step_len(size_t left)
+{
+	return left < MAX_STEP ? left : MAX_STEP;
+}
 
 static ringo_fs_file_t *of(ringo_fs_t *fs)
 {
@@ -100,7 +107,7 @@ static int rf_read_more(ringo_fs_file_t *req)
 	}
 	req->step = RF_READ;
 	return ringo_fs_read(req->loop, &req->fs, req->fd, (char *)req->contents + req->size,
-			     req->cap - req->size, (int64_t)req->size, rf_step);
+			     step_len(req->cap - req->size), (int64_t)req->size, rf_step);
 }
 
 static void rf_step(ringo_fs_t *fs)
@@ -158,7 +165,7 @@ RINGO_EXTERN int ringo_fs_read_file(ringo_loop_t *loop, ringo_fs_file_t *req, co
 
 /* ---- write_file ------------------------------------------------------- */
 
-enum { WF_OPEN, WF_WRITE, WF_FSYNC, WF_CLOSE, WF_RENAME, WF_DIR_OPEN, WF_DIR_FSYNC,
+enum { WF_STAT, WF_OPEN, WF_WRITE, WF_FSYNC, WF_CLOSE, WF_RENAME, WF_DIR_OPEN, WF_DIR_FSYNC,
        WF_DIR_CLOSE, WF_UNWIND_CLOSE, WF_UNLINK };
 
 static void wf_step(ringo_fs_t *fs);
@@ -193,7 +200,7 @@ static int wf_write(ringo_fs_file_t *req)
 {
 	req->step = WF_WRITE;
 	return ringo_fs_write(req->loop, &req->fs, req->fd,
-			      (const char *)req->src + req->off, req->total - req->off,
+			      (const char *)req->src + req->off, step_len(req->total - req->off),
 			      (int64_t)req->off, wf_step);
 }
 
@@ -231,6 +238,17 @@ static void wf_step(ringo_fs_t *fs)
 		wf_unwind(req);
 		return;
 	}
+	if (req->step == WF_STAT) {
+		/* No target yet is fine: the new file gets 0666 & ~umask. */
+		if (fs->result == 0 && !S_ISDIR(fs->statbuf.mode))
+			req->mode = fs->statbuf.mode;
+		req->step = WF_OPEN;
+		ret = ringo_fs_open(req->loop, fs, req->tmp,
+				    O_WRONLY | O_CREAT | O_CLOEXEC | O_EXCL, 0666, wf_step);
+		if (ret)
+			fail(req, ret, wf_unwind);
+		return;
+	}
 	if (fs->result < 0) {
 		fail(req, (int)fs->result, wf_unwind);
 		return;
@@ -238,7 +256,12 @@ static void wf_step(ringo_fs_t *fs)
 	switch (req->step) {
 	case WF_OPEN:
 		req->fd = (int)fs->result;
-		ret = req->total ? wf_write(req) : wf_after_data(req);
+		/* An atomic rewrite keeps the permissions of the file it
+		 * replaces (a 0600 secret must not become 0644). */
+		if (req->mode && fchmod(req->fd, req->mode & 07777))
+			ret = -errno;
+		else
+			ret = req->total ? wf_write(req) : wf_after_data(req);
 		break;
 	case WF_WRITE:
 		req->off += (uint64_t)fs->result;
@@ -303,7 +326,6 @@ RINGO_EXTERN int ringo_fs_write_file(ringo_loop_t *loop, ringo_fs_file_t *req, c
 				     const void *data, size_t len, unsigned flags,
 				     ringo_fs_file_cb cb)
 {
-	const char *target = path;
 	int oflags = O_WRONLY | O_CREAT | O_CLOEXEC, ret;
 
 	if (!valid(loop, req, path, cb) || (!data && len) || (flags & ~RINGO_FS_ATOMIC) || !*path)
@@ -314,18 +336,17 @@ RINGO_EXTERN int ringo_fs_write_file(ringo_loop_t *loop, ringo_fs_file_t *req, c
 	req->src = data;
 	req->total = len;
 	req->flags = flags;
-	ret = 0;
+	req->mode = 0;
 	if (flags & RINGO_FS_ATOMIC) {
 		ret = temp_name(req, path);
-		target = req->tmp;
 		req->path2 = req->tmp;	/* set while a temp file may exist */
-		oflags |= O_EXCL;
+		req->step = WF_STAT;
+		if (!ret)
+			ret = ringo_fs_stat(loop, &req->fs, path, wf_step);
 	} else {
-		oflags |= O_TRUNC;
+		req->step = WF_OPEN;
+		ret = ringo_fs_open(loop, &req->fs, path, oflags | O_TRUNC, 0666, wf_step);
 	}
-	req->step = WF_OPEN;
-	if (!ret)
-		ret = ringo_fs_open(loop, &req->fs, target, oflags, 0666, wf_step);
 	if (ret)
 		L(loop)->active_reqs--;
 	return ret;
@@ -447,14 +468,36 @@ static int cf_start_blocks(ringo_fs_file_t *req)
 
 	for (i = 0; i < RINGO_FS_COPY_BLOCKS && req->off < req->total; i++) {
 		req->blocks[i].buf = malloc(RINGO_FS_COPY_BLOCK);
-		if (!req->blocks[i].buf)
-			return -ENOMEM;
+		if (!req->blocks[i].buf) {
+			/* Blocks already reading finish first; the last one
+			 * to finish closes (cf_block_done). */
+			req->err = -ENOMEM;
+			break;
+		}
 		req->blocks[i].owner = req;
 		cf_next_block(req, &req->blocks[i]);
 	}
 	if (!req->busy)
-		cf_close(req);	/* empty file, or the first read failed to start */
+		cf_close(req);	/* empty file, or nothing could start */
 	return 0;
+}
+
+/*
+ * Copying a file onto itself would truncate the source: refuse it like
+ * cp(1). fstat and ftruncate on an open fd cannot block on path lookup,
+ * so they are done directly.
+ */
+static int cf_check_dst(ringo_fs_file_t *req)
+{
+	struct stat st;
+
+	if (fstat(req->fd2, &st))
+		return -errno;
+	if (st.st_dev == req->src_dev && st.st_ino == req->src_ino)
+		return -EINVAL;
+	if (!S_ISREG(st.st_mode))
+		return 0;
+	return ftruncate(req->fd2, 0) ? -errno : 0;
 }
 
 static void cf_step(ringo_fs_t *fs)
@@ -485,14 +528,21 @@ static void cf_step(ringo_fs_t *fs)
 		}
 		req->mode = fs->statbuf.mode;
 		req->total = fs->statbuf.size;
-		oflags |= (req->flags & RINGO_FS_COPY_EXCL) ? O_EXCL : O_TRUNC;
+		req->src_dev = fs->statbuf.dev;
+		req->src_ino = fs->statbuf.ino;
+		/* O_TRUNC waits until dst is known not to be src itself. */
+		if (req->flags & RINGO_FS_COPY_EXCL)
+			oflags |= O_EXCL;
 		req->step = CF_OPEN_DST;
 		ret = ringo_fs_open(req->loop, fs, req->path2, oflags, req->mode & 07777, cf_step);
 		break;
 	case CF_OPEN_DST:
 		req->fd2 = (int)fs->result;
-		req->step = CF_COPY;
-		ret = cf_start_blocks(req);
+		ret = cf_check_dst(req);
+		if (!ret) {
+			req->step = CF_COPY;
+			ret = cf_start_blocks(req);
+		}
 		break;
 	}
 	if (ret)

@@ -775,6 +775,7 @@ struct ringo_fs_file {
 	uint32_t mode;
 	size_t cap;
 	uint64_t off, total;
+	uint64_t src_dev, src_ino;
 	unsigned busy;
 	char tmp[4096];
 	ringo_fs_t fs;
@@ -790,8 +791,9 @@ RINGO_EXTERN int ringo_fs_read_file(ringo_loop_t *loop, ringo_fs_file_t *req, co
 
 /*
  * Write `len` bytes to path (created 0666 & ~umask, or truncated). With
- * RINGO_FS_ATOMIC the data goes to a temp file in the same directory,
- * which is fsynced and renamed over path, then the directory is fsynced:
+ * RINGO_FS_ATOMIC the data goes to a temp file in the same directory
+ * (given the permission bits of the file it replaces, if any), which is
+ * fsynced and renamed over path, then the directory is fsynced:
  * readers see the old file or the new one, never a part, even if the
  * process dies midway (a leftover temp file is named ".NAME.ringo-*").
  */
@@ -802,7 +804,8 @@ RINGO_EXTERN int ringo_fs_write_file(ringo_loop_t *loop, ringo_fs_file_t *req, c
 /*
  * Copy src to dst with RINGO_FS_COPY_BLOCKS reads and writes in flight,
  * keeping src's permission bits. dst is truncated unless
- * RINGO_FS_COPY_EXCL. cb gets 0 (req->size = bytes copied) or -errno.
+ * RINGO_FS_COPY_EXCL. cb gets 0 (req->size = bytes copied) or -errno
+ * (-EINVAL when dst is src itself, which is left untouched).
  */
 RINGO_EXTERN int ringo_fs_copy_file(ringo_loop_t *loop, ringo_fs_file_t *req, const char *src,
 				    const char *dst, unsigned flags, ringo_fs_file_cb cb);
