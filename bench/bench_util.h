@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #define BENCH_NSEC_PER_SEC 1000000000ULL
 
@@ -523,5 +524,104 @@ static inline void bench_pp_final_check(const struct bench_pp_clock *c,
  */
 int bench_pingpong_libuv(const struct bench_pp_cfg *cfg, struct bench_pp_result *res);
 int bench_pingpong_liburing(const struct bench_pp_cfg *cfg, struct bench_pp_result *res);
+
+/* ---- Idle keep-alive connections (bench/idle_conns.c) ------------------- */
+
+/*
+ * A server loop in a process of its own accepts `conns` TCP connections on
+ * 127.0.0.1 from clients in another process and starts reading each (no
+ * data is ever sent: they are idle); `settle_ms` after the last one is
+ * reading, its resident set is measured. The child talks to its parent
+ * over stdout (one line per step) and waits on stdin: see
+ * bench_idle_listening() and bench_idle_hold().
+ */
+#define BENCH_IDLE_CONNS 10000
+#define BENCH_IDLE_SETTLE_MS 200
+#define BENCH_IDLE_BACKLOG 4096
+
+struct bench_idle_cfg {
+	unsigned conns;		/* connections to accept */
+	unsigned settle_ms;	/* wait after the last read start, before measuring */
+};
+
+struct bench_idle_result {
+	long baseline_kb;	/* VmRSS with the loop and listener set up, before accepting */
+	long rss_kb;		/* VmRSS with every connection accepted and reading */
+	unsigned accepted;
+	unsigned errors;	/* failed accepts or read starts, data or EOF on idle conns */
+	size_t handle_size;	/* sizeof the library's TCP handle */
+};
+
+/* VmRSS of this process in KiB (from /proc/self/status), or -1. */
+static inline long bench_rss_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/* Raise RLIMIT_NOFILE's soft limit to the hard one; returns the soft limit
+ * now in force (0 if it cannot be read). */
+static inline unsigned long bench_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return 0;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	return (unsigned long)rl.rlim_cur;
+}
+
+/*
+ * In the child, once its listener is bound: record the baseline RSS and
+ * tell the parent the port ("port=P" on stdout). Both libraries call it at
+ * the same point: the loop and listener exist, no connection does yet.
+ */
+static inline void bench_idle_listening(struct bench_idle_result *res, unsigned port)
+{
+	res->baseline_kb = bench_rss_kb();
+	printf("port=%u\n", port);
+	fflush(stdout);
+}
+
+/*
+ * In the child, with every connection reading and the loop quiet: record
+ * the RSS, report it ("rss_kb=... baseline_kb=... accepted=... errors=...
+ * handle_size=..." on stdout), then wait until the parent closes our stdin.
+ * The loop does not run meanwhile: nothing may change the resident set.
+ */
+static inline void bench_idle_hold(struct bench_idle_result *res)
+{
+	ssize_t r;
+	char c;
+
+	res->rss_kb = bench_rss_kb();
+	printf("rss_kb=%ld baseline_kb=%ld accepted=%u errors=%u handle_size=%zu\n", res->rss_kb,
+	       res->baseline_kb, res->accepted, res->errors, res->handle_size);
+	fflush(stdout);
+	do
+		r = read(STDIN_FILENO, &c, 1);
+	while (r > 0 || (r < 0 && errno == EINTR));
+}
+
+/*
+ * The workload through libuv (bench/peers/idle_conns_libuv.c, HAVE_LIBUV):
+ * uv_tcp_t per connection, uv_read_start with an alloc_cb that hands out
+ * one static 64 KiB buffer. Returns 0 (res->errors for the caller to check)
+ * or a negative error when set-up failed.
+ */
+int bench_idle_conns_libuv(const struct bench_idle_cfg *cfg, struct bench_idle_result *res);
 
 #endif

@@ -410,6 +410,41 @@ RINGO_EXTERN int ringo_work_queue(ringo_loop_t *loop, ringo_work_t *req, ringo_w
 				  ringo_after_work_cb after_cb);
 
 
+/* ---- DNS --------------------------------------------------------------- */
+
+/*
+ * status 0 and `res` (free it with ringo_freeaddrinfo), or -errno:
+ * -ENOENT no such host or service (EAI_NONAME, EAI_NODATA, EAI_SERVICE),
+ * -EAGAIN temporary failure, -EAFNOSUPPORT, -ESOCKTNOSUPPORT, -EINVAL bad
+ * flags, -ENOMEM, -ECANCELED when cancelled, other -errno for EAI_SYSTEM,
+ * -EIO for anything else.
+ */
+typedef void (*ringo_getaddrinfo_cb)(ringo_getaddrinfo_t *req, int status,
+				     struct addrinfo *res);
+
+struct ringo_getaddrinfo {
+	RINGO_REQ_FIELDS
+	ringo_getaddrinfo_cb cb;	/* read-only */
+	const char *host;		/* read-only: the caller's, kept until cb */
+	const char *service;		/* read-only: likewise */
+	struct addrinfo hints;		/* private: a copy */
+	int has_hints;			/* private */
+	int status;			/* private */
+	struct addrinfo *res;		/* private */
+	ringo_work_t work;		/* private */
+};
+
+/*
+ * Resolve host/service with getaddrinfo(3) on the work pool; cb runs on
+ * the loop thread. host or service may be NULL (not both); hints is
+ * copied. ringo_cancel() before a pool thread picks it up gives
+ * -ECANCELED. Returns 0 or -EINVAL.
+ */
+RINGO_EXTERN int ringo_getaddrinfo(ringo_loop_t *loop, ringo_getaddrinfo_t *req,
+				   ringo_getaddrinfo_cb cb, const char *host, const char *service,
+				   const struct addrinfo *hints);
+RINGO_EXTERN void ringo_freeaddrinfo(struct addrinfo *ai);
+
 /* ---- Streams: TCP and Unix sockets ------------------------------------ */
 
 /*
@@ -450,6 +485,7 @@ struct ringo_stream {
 	uint64_t send_id;		/* private: the send op in flight */
 	uint64_t connect_id;		/* private: the connect op in flight */
 	uint64_t shutdown_id;		/* private: the shutdown op in flight */
+	ringo_connect_t *lookup;	/* private: connect_host resolving for it */
 	uint32_t stash_head;		/* private: data received after read_stop, */
 	uint32_t stash_tail;		/*   delivered at the next read_start */
 	int accepted_fd;		/* private: during connection_cb */
@@ -470,6 +506,11 @@ struct ringo_connect {
 	ringo_connect_cb cb;		/* read-only */
 	struct sockaddr_storage addr;	/* private: read by the kernel at submit */
 	socklen_t addrlen;		/* private */
+	/* private, for ringo_tcp_connect_host: */
+	ringo_connect_cb user_cb;
+	struct addrinfo *ai_list, *ai_next;
+	int resolving;
+	ringo_getaddrinfo_t gai;
 };
 
 struct ringo_write {
@@ -525,6 +566,16 @@ RINGO_EXTERN int ringo_tcp_connect(ringo_connect_t *req, ringo_tcp_t *tcp,
 				   const struct sockaddr *addr, ringo_connect_cb cb);
 RINGO_EXTERN int ringo_unix_connect(ringo_connect_t *req, ringo_unix_t *un, const char *name,
 				    size_t len, ringo_connect_cb cb);
+
+/*
+ * Resolve host and service (a port number or name) on the work pool, then
+ * connect to each address in turn until one accepts. cb gets 0, the last
+ * connect error, or the resolver's error (-ENOENT for an unknown host).
+ * ringo_cancel() works in both phases (-ECANCELED); ringo_deadline() bounds
+ * the connect phase. The handle must not have a socket yet.
+ */
+RINGO_EXTERN int ringo_tcp_connect_host(ringo_connect_t *req, ringo_tcp_t *tcp, const char *host,
+					const char *service, ringo_connect_cb cb);
 
 /* Start reading: read_cb per chunk until EOF, an error or ringo_read_stop.
  * -EALREADY if already reading, -ENOTCONN without a connected socket. */
@@ -810,40 +861,6 @@ RINGO_EXTERN int ringo_fs_write_file(ringo_loop_t *loop, ringo_fs_file_t *req, c
 RINGO_EXTERN int ringo_fs_copy_file(ringo_loop_t *loop, ringo_fs_file_t *req, const char *src,
 				    const char *dst, unsigned flags, ringo_fs_file_cb cb);
 
-/* ---- DNS --------------------------------------------------------------- */
-
-/*
- * status 0 and `res` (free it with ringo_freeaddrinfo), or -errno:
- * -ENOENT no such host or service (EAI_NONAME, EAI_NODATA, EAI_SERVICE),
- * -EAGAIN temporary failure, -EAFNOSUPPORT, -ESOCKTNOSUPPORT, -EINVAL bad
- * flags, -ENOMEM, -ECANCELED when cancelled, other -errno for EAI_SYSTEM,
- * -EIO for anything else.
- */
-typedef void (*ringo_getaddrinfo_cb)(ringo_getaddrinfo_t *req, int status,
-				     struct addrinfo *res);
-
-struct ringo_getaddrinfo {
-	RINGO_REQ_FIELDS
-	ringo_getaddrinfo_cb cb;	/* read-only */
-	const char *host;		/* read-only: the caller's, kept until cb */
-	const char *service;		/* read-only: likewise */
-	struct addrinfo hints;		/* private: a copy */
-	int has_hints;			/* private */
-	int status;			/* private */
-	struct addrinfo *res;		/* private */
-	ringo_work_t work;		/* private */
-};
-
-/*
- * Resolve host/service with getaddrinfo(3) on the work pool; cb runs on
- * the loop thread. host or service may be NULL (not both); hints is
- * copied. ringo_cancel() before a pool thread picks it up gives
- * -ECANCELED. Returns 0 or -EINVAL.
- */
-RINGO_EXTERN int ringo_getaddrinfo(ringo_loop_t *loop, ringo_getaddrinfo_t *req,
-				   ringo_getaddrinfo_cb cb, const char *host, const char *service,
-				   const struct addrinfo *hints);
-RINGO_EXTERN void ringo_freeaddrinfo(struct addrinfo *ai);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,7 @@
 
 int ringo__getaddrinfo_cancel(ringo_req_t *req);
 int ringo__fs_cancel(ringo_req_t *req);
+int ringo__connect_cancel(ringo_req_t *req);
 int ringo__req_final_res(ringo_req_t *req, int res, bool user_cancelled);
 int ringo__link_timeout(ringo_loop_t *loop, struct ringo__op *op, struct ringo_sqe **sqe,
 			uint64_t ms);
@@ -162,6 +163,8 @@ RINGO_EXTERN int ringo_cancel(ringo_req_t *req)
 		return ringo__getaddrinfo_cancel(req);
 	if (req->type == RINGO_REQ_FS && !req->op_id)
 		return ringo__fs_cancel(req);
+	if (req->type == RINGO_REQ_CONNECT && !req->op_id)
+		return ringo__connect_cancel(req);
 	if (!req->op_id)
 		return -ENOENT;
 	op = ringo__op_find(req->loop, req->op_id);

@@ -10,6 +10,7 @@
 #include <netinet/tcp.h>
 #include <stddef.h>
 #include <string.h>
+#include <netdb.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -269,6 +270,8 @@ RINGO_EXTERN int ringo_tcp_connect(ringo_connect_t *req, ringo_tcp_t *tcp,
 		return ret;
 	memcpy(&req->addr, addr, len);
 	req->addrlen = len;
+	req->resolving = 0;
+	req->ai_list = req->ai_next = NULL;
 	return start_connect(req, tcp, cb);
 }
 
@@ -287,6 +290,116 @@ RINGO_EXTERN int ringo_unix_connect(ringo_connect_t *req, ringo_unix_t *un, cons
 	if (ret)
 		return ret;
 	return start_connect(req, un, cb);
+}
+
+/* ---- connect by name --------------------------------------------------- */
+
+static void host_try_next(ringo_connect_t *req);
+
+/* The lookup counted as an op of the handle, so close waits for it. */
+static void host_lookup_done(ringo_connect_t *req)
+{
+	req->resolving = 0;
+	req->handle->lookup = NULL;
+	ringo__handle_op_done((ringo_handle_t *)req->handle);
+}
+
+static void host_finish(ringo_connect_t *req, int status)
+{
+	ringo_freeaddrinfo(req->ai_list);
+	req->ai_list = req->ai_next = NULL;
+	req->cb = req->user_cb;
+	req->cb(req, status);
+}
+
+/* One address refused us: drop its socket and try the next, if any. */
+static void host_connected(ringo_connect_t *req, int status)
+{
+	ringo_stream_t *s = req->handle;
+
+	if (status == 0 || status == -ECANCELED || status == -ETIMEDOUT || !req->ai_next ||
+	    (s->hflags & HANDLE_CLOSING)) {
+		host_finish(req, status);
+		return;
+	}
+	close(s->fd);
+	s->fd = -1;
+	host_try_next(req);
+}
+
+static void host_try_next(ringo_connect_t *req)
+{
+	ringo_stream_t *s = req->handle;
+	struct addrinfo *ai = req->ai_next;
+	int ret;
+
+	req->ai_next = ai->ai_next;
+	ret = open_socket(s, ai->ai_family);
+	if (!ret) {
+		memcpy(&req->addr, ai->ai_addr, ai->ai_addrlen);
+		req->addrlen = ai->ai_addrlen;
+		ret = start_connect(req, s, host_connected);
+	}
+	if (ret)
+		host_finish(req, ret);
+}
+
+static void host_resolved(ringo_getaddrinfo_t *gai, int status, struct addrinfo *res)
+{
+	ringo_connect_t *req = container_of(gai, ringo_connect_t, gai);
+
+	host_lookup_done(req);
+	req->ai_list = req->ai_next = res;
+	if (!status && (req->handle->hflags & HANDLE_CLOSING))
+		status = -ECANCELED;
+	if (!status && !res)
+		status = -ENOENT;
+	if (status) {
+		host_finish(req, status);
+		return;
+	}
+	host_try_next(req);
+}
+
+RINGO_EXTERN int ringo_tcp_connect_host(ringo_connect_t *req, ringo_tcp_t *tcp, const char *host,
+					const char *service, ringo_connect_cb cb)
+{
+	struct addrinfo hints;
+	int ret;
+
+	if (!req || !is_stream(tcp) || tcp->type != RINGO_HANDLE_TCP || !cb || !host || !service)
+		return -EINVAL;
+	if (tcp->fd >= 0 || tcp->connect_id)
+		return -EALREADY;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_ADDRCONFIG;
+	req->loop = tcp->loop;
+	req->type = RINGO_REQ_CONNECT;
+	req->handle = tcp;
+	req->op_id = 0;
+	req->rflags = 0;
+	req->heap_index = HEAP_NONE;
+	req->user_cb = cb;
+	req->ai_list = req->ai_next = NULL;
+	ret = ringo_getaddrinfo(tcp->loop, &req->gai, host_resolved, host, service, &hints);
+	if (ret)
+		return ret;
+	req->resolving = 1;
+	tcp->lookup = req;
+	tcp->inflight++;
+	return 0;
+}
+
+/* ringo_cancel of a connect_host request still resolving. */
+int ringo__connect_cancel(ringo_req_t *req)
+{
+	ringo_connect_t *c = (ringo_connect_t *)req;
+
+	if (!c->resolving)
+		return -ENOENT;
+	return ringo_cancel((ringo_req_t *)&c->gai);
 }
 
 /* ---- shutdown --------------------------------------------------------- */
@@ -370,6 +483,10 @@ void ringo__stream_close(ringo_handle_t *h)
 	cancel_id(s->loop, s->send_id);
 	cancel_id(s->loop, s->connect_id);
 	cancel_id(s->loop, s->shutdown_id);
+	/* A lookup still queued is dropped; one running finishes, and its
+	 * callback sees the handle closing. */
+	if (s->lookup)
+		ringo_cancel((ringo_req_t *)&s->lookup->gai);
 }
 
 /* Runs from the loop just before close_cb: no op of s is in flight. */
