@@ -494,8 +494,7 @@ struct ringo_stream {
 	struct ringo_queue buf_wait_q;	/* private: waiting for a pool buffer */
 	struct ringo_queue write_q;	/* private: queued ringo_write_t */
 	ringo_shutdown_t *shutdown_req;	/* private: waits for the write queue */
-	struct msghdr msg;		/* private: the sendmsg in flight */
-	struct iovec iov[RINGO_STREAM_IOVS]; /* private */
+	void *send_ctx;			/* private: sendmsg state while one is in flight */
 	int zc_res;			/* private: a zero-copy send's result, held
 					 * until its notification */
 };

@@ -18,6 +18,7 @@
 #include "loop_internal.h"
 
 void ringo__pool_free(ringo_loop_t *loop);
+void ringo__send_ctx_free_all(ringo_loop_t *loop);
 
 #define DEFAULT_ENTRIES 256
 #define CQE_BATCH 64		/* CQEs copied out per pass while draining */
@@ -448,6 +449,7 @@ RINGO_EXTERN int ringo_loop_close(ringo_loop_t *loop)
 		close(l->host_fd);
 	ringo__timers_free(loop);
 	ringo__pool_free(loop);
+	ringo__send_ctx_free_all(loop);
 	ringo__ops_free(loop);
 	ringo_ring_exit(&l->ring);
 	memset(loop->private_, 0, sizeof(loop->private_));

@@ -58,6 +58,15 @@ struct ringo__op;
 struct ringo__work_pool;
 struct ringo__bufpool;
 
+/* A multi-buffer send's msghdr and iovecs, lent to a stream while its
+ * sendmsg is in flight (idle connections carry none). */
+struct ringo__send_ctx {
+	struct msghdr msg;
+	struct iovec iov[RINGO_STREAM_IOVS];
+	struct ringo__send_ctx *next;	/* free list */
+	struct ringo__send_ctx *all;	/* every context, freed at loop close */
+};
+
 /* Called for each CQE of the op (res, cqe flags), on the loop thread. */
 typedef void (*ringo__complete_fn)(ringo_loop_t *loop, struct ringo__op *op, int res,
 				   unsigned flags);
@@ -122,6 +131,8 @@ struct ringo__loop {
 	struct ringo__bufpool *bufpool;	/* receive buffers, on first read_start */
 	int bufpool_no_ms_accept;	/* the kernel refused multishot accept */
 	int send_zc;			/* SEND_ZC: 0 unknown, 1 usable, -1 not */
+	struct ringo__send_ctx *send_free; /* at most one per concurrent sendmsg */
+	struct ringo__send_ctx *send_all;
 	int fs_ftruncate;		/* FTRUNCATE op: 0 unknown, 1 usable, -1 not */
 	struct tbuckets timers;		/* timers, one bucket per deadline ms */
 	struct heap deadlines;		/* request deadlines, by (deadline, seq) */

@@ -14,6 +14,7 @@
  * request's buffers are really free.
  */
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "net_internal.h"
@@ -65,6 +66,47 @@ static void advance(ringo_stream_t *s, size_t n)
 	}
 }
 
+static struct ringo__send_ctx *ctx_get(ringo_loop_t *loop)
+{
+	struct ringo__loop *l = L(loop);
+	struct ringo__send_ctx *c = l->send_free;
+
+	if (c) {
+		l->send_free = c->next;
+		return c;
+	}
+	c = malloc(sizeof(*c));
+	if (c) {
+		c->all = l->send_all;
+		l->send_all = c;
+	}
+	return c;
+}
+
+static void ctx_put(ringo_stream_t *s)
+{
+	struct ringo__loop *l = L(s->loop);
+	struct ringo__send_ctx *c = s->send_ctx;
+
+	if (!c)
+		return;
+	c->next = l->send_free;
+	l->send_free = c;
+	s->send_ctx = NULL;
+}
+
+void ringo__send_ctx_free_all(ringo_loop_t *loop)
+{
+	struct ringo__loop *l = L(loop);
+	struct ringo__send_ctx *c, *next;
+
+	for (c = l->send_all; c; c = next) {
+		next = c->all;
+		free(c);
+	}
+	l->send_all = l->send_free = NULL;
+}
+
 static void send_complete(ringo_loop_t *loop, struct ringo__op *op, int res, unsigned flags)
 {
 	ringo_stream_t *s = op->owner;
@@ -79,6 +121,7 @@ static void send_complete(ringo_loop_t *loop, struct ringo__op *op, int res, uns
 		s->sflags &= ~STREAM_ZC_SEND;
 	}
 	s->send_id = 0;
+	ctx_put(s);
 	s->sflags |= STREAM_IN_WRITE_CB;
 	if (res < 0)
 		ringo__write_fail_all(s, res);
@@ -94,10 +137,10 @@ static void send_complete(ringo_loop_t *loop, struct ringo__op *op, int res, uns
 }
 
 /*
- * Gather unsent buffers, oldest first, into s->iov: copied requests
+ * Gather unsent buffers, oldest first, into iov: copied requests
  * together, or one zero-copy request alone (*zc set).
  */
-static unsigned gather(ringo_stream_t *s, bool *zc)
+static unsigned gather(ringo_stream_t *s, struct iovec *iov, bool *zc)
 {
 	struct ringo_queue *q;
 	ringo_write_t *req;
@@ -111,8 +154,8 @@ static unsigned gather(ringo_stream_t *s, bool *zc)
 			break;
 		for (i = req->buf_idx; i < req->nbufs && n < RINGO_STREAM_IOVS; i++) {
 			off = i == req->buf_idx ? req->buf_off : 0;
-			s->iov[n].iov_base = (char *)req->bufs[i].iov_base + off;
-			s->iov[n].iov_len = req->bufs[i].iov_len - off;
+			iov[n].iov_base = (char *)req->bufs[i].iov_base + off;
+			iov[n].iov_len = req->bufs[i].iov_len - off;
 			n++;
 		}
 	}
@@ -129,19 +172,26 @@ static bool zc_usable(ringo_loop_t *loop)
 	return l->send_zc > 0;
 }
 
-static void prep_sendmsg(ringo_stream_t *s, struct ringo_sqe *sqe, unsigned n, bool zc)
+/* The kernel reads msghdr and iovecs at submit, which may be after this
+ * iteration: they live in the lent context until the send completes. */
+static void prep_sendmsg(ringo_stream_t *s, struct ringo__send_ctx *c, struct ringo_sqe *sqe,
+			 const struct iovec *iov, unsigned n, bool zc)
 {
-	memset(&s->msg, 0, sizeof(s->msg));
-	s->msg.msg_iov = s->iov;
-	s->msg.msg_iovlen = n;
+	memcpy(c->iov, iov, n * sizeof(*iov));
+	memset(&c->msg, 0, sizeof(c->msg));
+	c->msg.msg_iov = c->iov;
+	c->msg.msg_iovlen = n;
+	s->send_ctx = c;
 	if (zc)
-		ringo_prep_sendmsg_zc(sqe, s->fd, &s->msg, MSG_NOSIGNAL);
+		ringo_prep_sendmsg_zc(sqe, s->fd, &c->msg, MSG_NOSIGNAL);
 	else
-		ringo_prep_sendmsg(sqe, s->fd, &s->msg, MSG_NOSIGNAL);
+		ringo_prep_sendmsg(sqe, s->fd, &c->msg, MSG_NOSIGNAL);
 }
 
 int ringo__stream_send_next(ringo_stream_t *s)
 {
+	struct iovec iov[RINGO_STREAM_IOVS];
+	struct ringo__send_ctx *c = NULL;
 	struct ringo__op *op;
 	struct ringo_sqe *sqe;
 	unsigned n;
@@ -149,18 +199,25 @@ int ringo__stream_send_next(ringo_stream_t *s)
 
 	if (s->send_id || queue_empty(&s->write_q) || (s->sflags & STREAM_IN_WRITE_CB))
 		return 0;
-	op = ringo__op_new(s->loop, send_complete, s, (ringo_handle_t *)s);
-	if (!op)
-		return -ENOMEM;
-	n = gather(s, &zc);
+	n = gather(s, iov, &zc);
 	zc = zc && zc_usable(s->loop);
+	if (n > 1 && !(c = ctx_get(s->loop)))
+		return -ENOMEM;
+	op = ringo__op_new(s->loop, send_complete, s, (ringo_handle_t *)s);
+	if (!op) {
+		if (c) {
+			s->send_ctx = c;
+			ctx_put(s);
+		}
+		return -ENOMEM;
+	}
 	sqe = ringo__op_sqe(s->loop, op);
 	if (n == 1 && zc)
-		ringo_prep_send_zc(sqe, s->fd, s->iov[0].iov_base, s->iov[0].iov_len, MSG_NOSIGNAL, 0);
+		ringo_prep_send_zc(sqe, s->fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL, 0);
 	else if (n == 1)
-		ringo_prep_send(sqe, s->fd, s->iov[0].iov_base, s->iov[0].iov_len, MSG_NOSIGNAL);
+		ringo_prep_send(sqe, s->fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
 	else
-		prep_sendmsg(s, sqe, n, zc);
+		prep_sendmsg(s, c, sqe, iov, n, zc);
 	if (zc)
 		s->sflags |= STREAM_ZC_SEND;
 	s->send_id = op->id;
