@@ -13,7 +13,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "loop_internal.h"
+#include "fs_internal.h"
 
 _Static_assert(sizeof(struct statx) <= sizeof(((ringo_fs_t *)0)->statx_buf),
 	       "statx_buf must hold a struct statx");
@@ -50,7 +50,7 @@ static void fill_stat(struct ringo_stat *st, const struct statx *x)
 		st->btime_ns = ts_ns(&x->stx_btime);
 }
 
-static void finish(ringo_fs_t *req, ssize_t res)
+void ringo__fs_finish(ringo_fs_t *req, ssize_t res)
 {
 	req->result = res;
 	if (res == 0 && is_stat(req->fs_type))
@@ -67,11 +67,11 @@ static void fs_complete(ringo_loop_t *loop, struct ringo__op *op, int res, unsig
 	req->op_id = 0;
 	if (req->rflags)
 		res = ringo__req_final_res((ringo_req_t *)req, res, op->state != RINGO__OP_INFLIGHT);
-	finish(req, res);
+	ringo__fs_finish(req, res);
 }
 
 /* The fields of a file request; its op fields come from ringo__req_op. */
-static void init_req(ringo_loop_t *loop, ringo_fs_t *req, ringo_fs_type type, ringo_fs_cb cb)
+void ringo__fs_init_req(ringo_loop_t *loop, ringo_fs_t *req, ringo_fs_type type, ringo_fs_cb cb)
 {
 	req->loop = loop;
 	req->type = RINGO_REQ_FS;
@@ -86,7 +86,7 @@ static void init_req(ringo_loop_t *loop, ringo_fs_t *req, ringo_fs_type type, ri
 	req->work.type = RINGO_REQ_UNKNOWN;
 }
 
-static bool valid(ringo_loop_t *loop, ringo_fs_t *req, ringo_fs_cb cb)
+bool ringo__fs_valid(ringo_loop_t *loop, ringo_fs_t *req, ringo_fs_cb cb)
 {
 	return loop && req && cb && (L(loop)->state & LOOP_READY);
 }
@@ -100,14 +100,14 @@ static struct ringo_sqe *start(ringo_loop_t *loop, ringo_fs_t *req, ringo_fs_typ
 
 	if (!op)
 		return NULL;
-	init_req(loop, req, type, cb);
+	ringo__fs_init_req(loop, req, type, cb);
 	req->op_id = op->id;
 	return ringo__op_sqe(loop, op);
 }
 
 #define START(loop, req, type, cb)                                                             \
 	struct ringo_sqe *sqe;                                                                 \
-	if (!valid(loop, req, cb))                                                             \
+	if (!ringo__fs_valid(loop, req, cb))                                                   \
 		return -EINVAL;                                                                \
 	sqe = start(loop, req, type, cb);                                                      \
 	if (!sqe)                                                                              \
@@ -140,12 +140,12 @@ RINGO_EXTERN int ringo_fs_close(ringo_loop_t *loop, ringo_fs_t *req, int fd, rin
 }
 
 /* The kernel's result is an int: larger single transfers cannot report. */
-static bool bad_len(size_t len)
+bool ringo__fs_bad_len(size_t len)
 {
 	return len > INT_MAX;
 }
 
-static bool bad_offset(int64_t off)
+bool ringo__fs_bad_offset(int64_t off)
 {
 	return off < -1;
 }
@@ -153,7 +153,7 @@ static bool bad_offset(int64_t off)
 RINGO_EXTERN int ringo_fs_read(ringo_loop_t *loop, ringo_fs_t *req, int fd, void *buf, size_t len,
 			       int64_t offset, ringo_fs_cb cb)
 {
-	if ((!buf && len) || bad_len(len) || bad_offset(offset))
+	if ((!buf && len) || ringo__fs_bad_len(len) || ringo__fs_bad_offset(offset))
 		return -EINVAL;
 	START(loop, req, RINGO_FS_READ, cb);
 	ringo_prep_read(sqe, fd, buf, (unsigned)len, (uint64_t)offset);
@@ -163,7 +163,7 @@ RINGO_EXTERN int ringo_fs_read(ringo_loop_t *loop, ringo_fs_t *req, int fd, void
 RINGO_EXTERN int ringo_fs_write(ringo_loop_t *loop, ringo_fs_t *req, int fd, const void *buf,
 				size_t len, int64_t offset, ringo_fs_cb cb)
 {
-	if ((!buf && len) || bad_len(len) || bad_offset(offset))
+	if ((!buf && len) || ringo__fs_bad_len(len) || ringo__fs_bad_offset(offset))
 		return -EINVAL;
 	START(loop, req, RINGO_FS_WRITE, cb);
 	ringo_prep_write(sqe, fd, buf, (unsigned)len, (uint64_t)offset);
@@ -189,7 +189,7 @@ RINGO_EXTERN int ringo_fs_readv(ringo_loop_t *loop, ringo_fs_t *req, int fd,
 				const struct iovec *iov, unsigned niov, int64_t offset,
 				ringo_fs_cb cb)
 {
-	if (bad_iov(iov, niov) || bad_offset(offset))
+	if (bad_iov(iov, niov) || ringo__fs_bad_offset(offset))
 		return -EINVAL;
 	START(loop, req, RINGO_FS_READV, cb);
 	ringo_prep_readv(sqe, fd, iov, niov, (uint64_t)offset);
@@ -200,7 +200,7 @@ RINGO_EXTERN int ringo_fs_writev(ringo_loop_t *loop, ringo_fs_t *req, int fd,
 				 const struct iovec *iov, unsigned niov, int64_t offset,
 				 ringo_fs_cb cb)
 {
-	if (bad_iov(iov, niov) || bad_offset(offset))
+	if (bad_iov(iov, niov) || ringo__fs_bad_offset(offset))
 		return -EINVAL;
 	START(loop, req, RINGO_FS_WRITEV, cb);
 	ringo_prep_writev(sqe, fd, iov, niov, (uint64_t)offset);
@@ -336,7 +336,7 @@ RINGO_EXTERN int ringo_fs_splice(ringo_loop_t *loop, ringo_fs_t *req, int fd_in,
 				 int fd_out, int64_t off_out, size_t len, unsigned flags,
 				 ringo_fs_cb cb)
 {
-	if (bad_len(len) || bad_offset(off_in) || bad_offset(off_out))
+	if (ringo__fs_bad_len(len) || ringo__fs_bad_offset(off_in) || ringo__fs_bad_offset(off_out))
 		return -EINVAL;
 	START(loop, req, RINGO_FS_SPLICE, cb);
 	ringo_prep_splice(sqe, fd_in, (uint64_t)off_in, fd_out, (uint64_t)off_out, (unsigned)len,
@@ -356,11 +356,11 @@ RINGO_EXTERN int ringo_fs_fadvise(ringo_loop_t *loop, ringo_fs_t *req, int fd, i
 
 /* ---- on the work pool ------------------------------------------------- */
 
-static void pool_done(ringo_work_t *work, int status)
+void ringo__fs_pool_done(ringo_work_t *work, int status)
 {
 	ringo_fs_t *req = container_of(work, ringo_fs_t, work);
 
-	finish(req, status ? status : req->result);
+	ringo__fs_finish(req, status ? status : req->result);
 }
 
 static void do_readlink(ringo_work_t *work)
@@ -378,23 +378,52 @@ static void do_ftruncate(ringo_work_t *work)
 	req->result = ftruncate(req->fd, (off_t)req->off) ? -errno : 0;
 }
 
-static int on_pool(ringo_loop_t *loop, ringo_fs_t *req, ringo_fs_type type, ringo_work_cb fn,
-		   ringo_fs_cb cb)
+int ringo__fs_on_pool(ringo_loop_t *loop, ringo_fs_t *req, ringo_fs_type type, ringo_work_cb fn,
+		      ringo_after_work_cb after, ringo_fs_cb cb)
 {
-	init_req(loop, req, type, cb);
+	ringo__fs_init_req(loop, req, type, cb);
 	memset(&req->work, 0, sizeof(req->work));
-	return ringo_work_queue(loop, &req->work, fn, pool_done);
+	return ringo_work_queue(loop, &req->work, fn, after);
 }
 
 RINGO_EXTERN int ringo_fs_readlink(ringo_loop_t *loop, ringo_fs_t *req, const char *path,
 				   char *buf, size_t len, ringo_fs_cb cb)
 {
-	if (!valid(loop, req, cb) || !path || !buf || !len || bad_len(len))
+	if (!ringo__fs_valid(loop, req, cb) || !path || !buf || !len || ringo__fs_bad_len(len))
 		return -EINVAL;
 	req->path = path;
 	req->buf = buf;
 	req->len = len;
-	return on_pool(loop, req, RINGO_FS_READLINK, do_readlink, cb);
+	return ringo__fs_on_pool(loop, req, RINGO_FS_READLINK, do_readlink, ringo__fs_pool_done,
+				 cb);
+}
+
+static void do_copy_range(ringo_work_t *work)
+{
+	ringo_fs_t *req = container_of(work, ringo_fs_t, work);
+	loff_t in = (loff_t)req->off, out = (loff_t)req->off2;
+	ssize_t n = copy_file_range(req->fd, req->off == UINT64_MAX ? NULL : &in, req->fd2,
+				    req->off2 == UINT64_MAX ? NULL : &out, req->len, 0);
+
+	req->result = n < 0 ? -errno : n;
+}
+
+RINGO_EXTERN int ringo_fs_copy_range(ringo_loop_t *loop, ringo_fs_t *req, int fd_in,
+				     int64_t off_in, int fd_out, int64_t off_out, size_t len,
+				     ringo_fs_cb cb)
+{
+	if (!ringo__fs_valid(loop, req, cb) || ringo__fs_bad_len(len) ||
+	    ringo__fs_bad_offset(off_in) || ringo__fs_bad_offset(off_out))
+		return -EINVAL;
+	if (fd_in < 0 || fd_out < 0)
+		return -EBADF;
+	req->fd = fd_in;
+	req->fd2 = fd_out;
+	req->off = (uint64_t)off_in; /* -1 becomes UINT64_MAX: "the file position" */
+	req->off2 = (uint64_t)off_out;
+	req->len = len;
+	return ringo__fs_on_pool(loop, req, RINGO_FS_COPY_RANGE, do_copy_range,
+				 ringo__fs_pool_done, cb);
 }
 
 /* FTRUNCATE came to the ring in 6.9: probed once per loop. */
@@ -411,12 +440,13 @@ static bool ring_has_ftruncate(ringo_loop_t *loop)
 RINGO_EXTERN int ringo_fs_ftruncate(ringo_loop_t *loop, ringo_fs_t *req, int fd, int64_t len,
 				    ringo_fs_cb cb)
 {
-	if (!valid(loop, req, cb) || len < 0)
+	if (!ringo__fs_valid(loop, req, cb) || len < 0)
 		return -EINVAL;
 	if (!ring_has_ftruncate(loop) || (L(loop)->flags & RINGO_LOOP_NO_FS_RING_OPS)) {
 		req->fd = fd;
 		req->off = (uint64_t)len;
-		return on_pool(loop, req, RINGO_FS_FTRUNCATE, do_ftruncate, cb);
+		return ringo__fs_on_pool(loop, req, RINGO_FS_FTRUNCATE, do_ftruncate,
+					 ringo__fs_pool_done, cb);
 	}
 	{
 		START(loop, req, RINGO_FS_FTRUNCATE, cb);

@@ -697,8 +697,21 @@ typedef enum {
 	RINGO_FS_WRITEV, RINGO_FS_FSYNC, RINGO_FS_FDATASYNC, RINGO_FS_FALLOCATE,
 	RINGO_FS_FTRUNCATE, RINGO_FS_STAT, RINGO_FS_LSTAT, RINGO_FS_FSTAT, RINGO_FS_RENAME,
 	RINGO_FS_UNLINK, RINGO_FS_RMDIR, RINGO_FS_MKDIR, RINGO_FS_SYMLINK, RINGO_FS_LINK,
-	RINGO_FS_READLINK, RINGO_FS_SPLICE, RINGO_FS_FADVISE
+	RINGO_FS_READLINK, RINGO_FS_SPLICE, RINGO_FS_FADVISE, RINGO_FS_COPY_RANGE,
+	RINGO_FS_OPENDIR, RINGO_FS_READDIR, RINGO_FS_CLOSEDIR
 } ringo_fs_type;
+
+/* An open directory (ringo_fs_opendir); opaque. */
+typedef struct ringo_dir ringo_dir_t;
+
+/* One directory entry from ringo_fs_readdir. */
+struct ringo_dirent {
+	const char *name;	/* NUL-terminated; valid until the next readdir or
+				 * closedir on the same directory */
+	uint64_t ino;
+	unsigned char type;	/* DT_REG, DT_DIR, DT_LNK... (<dirent.h>), or
+				 * DT_UNKNOWN where the file system does not say */
+};
 
 /* File metadata, filled by the stat calls (from statx). Times in ns. */
 struct ringo_stat {
@@ -717,10 +730,14 @@ struct ringo_fs {
 	struct ringo_stat statbuf;	/* read-only: after the stat calls */
 	const char *path;		/* read-only: the caller's, kept until cb */
 	const char *path2;		/* read-only: second path (rename, link...) */
+	ringo_dir_t *dir;		/* read-only: ringo_fs_opendir's result */
+	struct ringo_dirent *dirents;	/* read-only: ringo_fs_readdir's entries */
 	void *buf;			/* private: readlink target buffer */
 	size_t len;			/* private */
 	int fd;				/* private */
 	uint64_t off;			/* private */
+	int fd2;			/* private */
+	uint64_t off2;			/* private */
 	struct statx *stx;		/* private: points into statx_buf */
 	unsigned char statx_buf[256];	/* private: struct statx, kept opaque */
 	ringo_work_t work;		/* private: for calls the ring lacks */
@@ -786,6 +803,38 @@ RINGO_EXTERN int ringo_fs_splice(ringo_loop_t *loop, ringo_fs_t *req, int fd_in,
 				 ringo_fs_cb cb);
 RINGO_EXTERN int ringo_fs_fadvise(ringo_loop_t *loop, ringo_fs_t *req, int fd, int64_t offset,
 				  int64_t len, int advice, ringo_fs_cb cb);
+/*
+ * copy_file_range(2) on the work pool: up to len bytes from fd_in to
+ * fd_out inside the kernel (reflinked or server-side where the file system
+ * can). Offsets of -1 use and move the file position. result is the bytes
+ * copied: fewer than len at EOF, 0 when off_in is at or past it.
+ */
+RINGO_EXTERN int ringo_fs_copy_range(ringo_loop_t *loop, ringo_fs_t *req, int fd_in,
+				     int64_t off_in, int fd_out, int64_t off_out, size_t len,
+				     ringo_fs_cb cb);
+
+/* ---- Directories -------------------------------------------------------- */
+
+/*
+ * Directories are read with getdents64 on the work pool (io_uring has no
+ * directory-read op). ringo_fs_opendir sets req->dir (result 0): one
+ * malloc of RINGO_DIR_BUFSIZE plus a small header, freed by closedir.
+ * ringo_fs_readdir fills up to nents entries of the caller's array and
+ * sets req->dirents to it; result is the count, 0 at the end of the
+ * directory. "." and ".." are left out. One readdir at a time per
+ * directory (-EBUSY otherwise); closedir while a readdir is in flight is
+ * -EBUSY too. closedir's callback is the last use of the directory.
+ */
+#define RINGO_DIR_BUFSIZE (32 * 1024)
+
+RINGO_EXTERN int ringo_fs_opendir(ringo_loop_t *loop, ringo_fs_t *req, const char *path,
+				  ringo_fs_cb cb);
+RINGO_EXTERN int ringo_fs_readdir(ringo_loop_t *loop, ringo_fs_t *req, ringo_dir_t *dir,
+				  struct ringo_dirent *dirents, unsigned nents, ringo_fs_cb cb);
+RINGO_EXTERN int ringo_fs_closedir(ringo_loop_t *loop, ringo_fs_t *req, ringo_dir_t *dir,
+				   ringo_fs_cb cb);
+/* The directory's file descriptor (for *at() calls relative to it). */
+RINGO_EXTERN int ringo_dir_fd(const ringo_dir_t *dir);
 
 /* ---- Whole-file helpers ------------------------------------------------ */
 

@@ -1144,6 +1144,61 @@ START_TEST(test_splice)
 }
 END_TEST
 
+/* copy_file_range on the pool: explicit offsets leave the file positions
+ * alone, -1 uses and moves them, the end of the source gives short counts
+ * and then 0. */
+START_TEST(test_copy_range)
+{
+	enum { LEN = 10000 };
+	unsigned char data[LEN], back[LEN + 1];
+	int in, out;
+
+	REQUIRE_LOOP();
+	fill_pattern(data, LEN, 5);
+	put_file(tp("in"), data, LEN);
+	in = fs_open(tp("in"), O_RDONLY | O_CLOEXEC, 0);
+	out = fs_open(tp("out"), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+
+	EXPECT(FS(ringo_fs_copy_range(&loop, REQ, in, 0, out, 50, 4000, on_fs)), 4000);
+	ck_assert_int_eq(F.req.fs_type, RINGO_FS_COPY_RANGE);
+	ck_assert_int_eq(lseek(in, 0, SEEK_CUR), 0);
+	ck_assert_int_eq(lseek(out, 0, SEEK_CUR), 0);
+	ck_assert_int_eq(file_size(tp("out")), 4050);
+	EXPECT(pread(out, back, sizeof(back), 50), 4000);
+	ck_assert_int_eq(memcmp(back, data, 4000), 0);
+
+	/* File positions: in at 6000, out at its start. */
+	ck_assert_int_eq(lseek(in, 6000, SEEK_SET), 6000);
+	EXPECT(FS(ringo_fs_copy_range(&loop, REQ, in, -1, out, -1, LEN, on_fs)), LEN - 6000);
+	ck_assert_int_eq(lseek(in, 0, SEEK_CUR), LEN);
+	ck_assert_int_eq(lseek(out, 0, SEEK_CUR), LEN - 6000);
+	EXPECT(pread(out, back, LEN - 6000, 0), LEN - 6000);
+	ck_assert_int_eq(memcmp(back, data + 6000, LEN - 6000), 0);
+	/* At and past the end: 0. */
+	EXPECT(FS(ringo_fs_copy_range(&loop, REQ, in, LEN, out, 0, 10, on_fs)), 0);
+	EXPECT(FS(ringo_fs_copy_range(&loop, REQ, in, 5 * GIB, out, 0, 10, on_fs)), 0);
+
+	/* Errors from the kernel and from the arguments. */
+	EXPECT(FS(ringo_fs_copy_range(&loop, REQ, closed_fd(), 0, out, 0, 10, on_fs)), -EBADF);
+	EXPECT(FS(ringo_fs_copy_range(&loop, REQ, out, 0, in, 0, 10, on_fs)), -EBADF);
+	freq_reset(&F);
+	EXPECT(ringo_fs_copy_range(&loop, REQ, -1, 0, out, 0, 10, on_fs), -EBADF);
+	EXPECT(ringo_fs_copy_range(&loop, REQ, in, 0, -1, 0, 10, on_fs), -EBADF);
+	EXPECT(ringo_fs_copy_range(&loop, REQ, in, -2, out, 0, 10, on_fs), -EINVAL);
+	EXPECT(ringo_fs_copy_range(&loop, REQ, in, 0, out, -2, 10, on_fs), -EINVAL);
+	EXPECT(ringo_fs_copy_range(&loop, REQ, in, 0, out, 0, (size_t)INT_MAX + 1, on_fs),
+	       -EINVAL);
+	EXPECT(ringo_fs_copy_range(NULL, REQ, in, 0, out, 0, 10, on_fs), -EINVAL);
+	EXPECT(ringo_fs_copy_range(&loop, NULL, in, 0, out, 0, 10, on_fs), -EINVAL);
+	EXPECT(ringo_fs_copy_range(&loop, REQ, in, 0, out, 0, 10, NULL), -EINVAL);
+	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_NOWAIT), 0);
+	ck_assert_int_eq(F.calls, 0);
+
+	ck_assert_int_eq(close(in), 0);
+	ck_assert_int_eq(close(out), 0);
+}
+END_TEST
+
 /* ---- cancellation ----------------------------------------------------- */
 
 #define NREADS 8
@@ -1716,6 +1771,7 @@ static Suite *fs_suite(void)
 	tcase_add_test(tc, test_symlink_readlink);
 	tcase_add_test(tc, test_link);
 	tcase_add_test(tc, test_splice);
+	tcase_add_test(tc, test_copy_range);
 	tcase_add_test(tc, test_eacces);
 
 	tc = test_tcase(s, "cancel", setup, teardown, 60);

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the files of fs/ share: request set-up, argument checks, and the
+ * finish step that fills req->result and runs the callback. Not installed.
+ */
+#ifndef RINGO_FS_INTERNAL_H
+#define RINGO_FS_INTERNAL_H
+
+#include "loop_internal.h"
+
+/* A live loop, a request and a callback. */
+bool ringo__fs_valid(ringo_loop_t *loop, ringo_fs_t *req, ringo_fs_cb cb);
+/* Lengths the kernel's int result cannot report; offsets below -1. */
+bool ringo__fs_bad_len(size_t len);
+bool ringo__fs_bad_offset(int64_t off);
+void ringo__fs_init_req(ringo_loop_t *loop, ringo_fs_t *req, ringo_fs_type type, ringo_fs_cb cb);
+/* Set req->result (filling statbuf after a stat) and run the callback. */
+void ringo__fs_finish(ringo_fs_t *req, ssize_t res);
+/*
+ * Run fn on the work pool for req; `after` runs on the loop thread and
+ * must end in ringo__fs_finish (ringo__fs_pool_done does only that,
+ * with req->result or the pool's -ECANCELED).
+ */
+int ringo__fs_on_pool(ringo_loop_t *loop, ringo_fs_t *req, ringo_fs_type type, ringo_work_cb fn,
+		      ringo_after_work_cb after, ringo_fs_cb cb);
+void ringo__fs_pool_done(ringo_work_t *work, int status);
+
+#endif
