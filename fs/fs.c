@@ -132,7 +132,7 @@ RINGO_EXTERN int ringo_fs_open(ringo_loop_t *loop, ringo_fs_t *req, const char *
 
 RINGO_EXTERN int ringo_fs_close(ringo_loop_t *loop, ringo_fs_t *req, int fd, ringo_fs_cb cb)
 {
-	if (fd < 0)
+	if (fd < 0 || ringo_fs_is_direct(fd))
 		return -EBADF;
 	START(loop, req, RINGO_FS_CLOSE, cb);
 	ringo_prep_close(sqe, fd);
@@ -157,6 +157,7 @@ RINGO_EXTERN int ringo_fs_read(ringo_loop_t *loop, ringo_fs_t *req, int fd, void
 		return -EINVAL;
 	START(loop, req, RINGO_FS_READ, cb);
 	ringo_prep_read(sqe, fd, buf, (unsigned)len, (uint64_t)offset);
+	ringo__fs_sqe_fd(sqe, fd);
 	return 0;
 }
 
@@ -167,6 +168,7 @@ RINGO_EXTERN int ringo_fs_write(ringo_loop_t *loop, ringo_fs_t *req, int fd, con
 		return -EINVAL;
 	START(loop, req, RINGO_FS_WRITE, cb);
 	ringo_prep_write(sqe, fd, buf, (unsigned)len, (uint64_t)offset);
+	ringo__fs_sqe_fd(sqe, fd);
 	return 0;
 }
 
@@ -193,6 +195,7 @@ RINGO_EXTERN int ringo_fs_readv(ringo_loop_t *loop, ringo_fs_t *req, int fd,
 		return -EINVAL;
 	START(loop, req, RINGO_FS_READV, cb);
 	ringo_prep_readv(sqe, fd, iov, niov, (uint64_t)offset);
+	ringo__fs_sqe_fd(sqe, fd);
 	return 0;
 }
 
@@ -204,6 +207,7 @@ RINGO_EXTERN int ringo_fs_writev(ringo_loop_t *loop, ringo_fs_t *req, int fd,
 		return -EINVAL;
 	START(loop, req, RINGO_FS_WRITEV, cb);
 	ringo_prep_writev(sqe, fd, iov, niov, (uint64_t)offset);
+	ringo__fs_sqe_fd(sqe, fd);
 	return 0;
 }
 
@@ -211,6 +215,7 @@ RINGO_EXTERN int ringo_fs_fsync(ringo_loop_t *loop, ringo_fs_t *req, int fd, rin
 {
 	START(loop, req, RINGO_FS_FSYNC, cb);
 	ringo_prep_fsync(sqe, fd, 0);
+	ringo__fs_sqe_fd(sqe, fd);
 	return 0;
 }
 
@@ -218,6 +223,7 @@ RINGO_EXTERN int ringo_fs_fdatasync(ringo_loop_t *loop, ringo_fs_t *req, int fd,
 {
 	START(loop, req, RINGO_FS_FDATASYNC, cb);
 	ringo_prep_fsync(sqe, fd, RINGO_FSYNC_DATASYNC);
+	ringo__fs_sqe_fd(sqe, fd);
 	return 0;
 }
 
@@ -228,6 +234,7 @@ RINGO_EXTERN int ringo_fs_fallocate(ringo_loop_t *loop, ringo_fs_t *req, int fd,
 		return -EINVAL;
 	START(loop, req, RINGO_FS_FALLOCATE, cb);
 	ringo_prep_fallocate(sqe, fd, mode, (uint64_t)offset, (uint64_t)len);
+	ringo__fs_sqe_fd(sqe, fd);
 	return 0;
 }
 
@@ -258,7 +265,7 @@ RINGO_EXTERN int ringo_fs_lstat(ringo_loop_t *loop, ringo_fs_t *req, const char 
 
 RINGO_EXTERN int ringo_fs_fstat(ringo_loop_t *loop, ringo_fs_t *req, int fd, ringo_fs_cb cb)
 {
-	if (fd < 0)
+	if (fd < 0 || ringo_fs_is_direct(fd))
 		return -EBADF;
 	return statx_at(loop, req, RINGO_FS_FSTAT, fd, "", AT_EMPTY_PATH, cb);
 }
@@ -341,6 +348,11 @@ RINGO_EXTERN int ringo_fs_splice(ringo_loop_t *loop, ringo_fs_t *req, int fd_in,
 	START(loop, req, RINGO_FS_SPLICE, cb);
 	ringo_prep_splice(sqe, fd_in, (uint64_t)off_in, fd_out, (uint64_t)off_out, (unsigned)len,
 			  flags);
+	ringo__fs_sqe_fd(sqe, fd_out);
+	if (ringo_fs_is_direct(fd_in)) {
+		sqe->splice_fd_in = fd_in & ~RINGO_FS_DIRECT_BIT;
+		sqe->splice_flags |= RINGO_SPLICE_F_FD_IN_FIXED;
+	}
 	return 0;
 }
 
@@ -351,6 +363,7 @@ RINGO_EXTERN int ringo_fs_fadvise(ringo_loop_t *loop, ringo_fs_t *req, int fd, i
 		return -EINVAL;
 	START(loop, req, RINGO_FS_FADVISE, cb);
 	ringo_prep_fadvise(sqe, fd, (uint64_t)offset, (unsigned)len, advice);
+	ringo__fs_sqe_fd(sqe, fd);
 	return 0;
 }
 
@@ -415,7 +428,7 @@ RINGO_EXTERN int ringo_fs_copy_range(ringo_loop_t *loop, ringo_fs_t *req, int fd
 	if (!ringo__fs_valid(loop, req, cb) || ringo__fs_bad_len(len) ||
 	    ringo__fs_bad_offset(off_in) || ringo__fs_bad_offset(off_out))
 		return -EINVAL;
-	if (fd_in < 0 || fd_out < 0)
+	if (fd_in < 0 || fd_out < 0 || ringo_fs_is_direct(fd_in) || ringo_fs_is_direct(fd_out))
 		return -EBADF;
 	req->fd = fd_in;
 	req->fd2 = fd_out;
@@ -443,6 +456,8 @@ RINGO_EXTERN int ringo_fs_ftruncate(ringo_loop_t *loop, ringo_fs_t *req, int fd,
 	if (!ringo__fs_valid(loop, req, cb) || len < 0)
 		return -EINVAL;
 	if (!ring_has_ftruncate(loop) || (L(loop)->flags & RINGO_LOOP_NO_FS_RING_OPS)) {
+		if (ringo_fs_is_direct(fd))
+			return -EBADF;
 		req->fd = fd;
 		req->off = (uint64_t)len;
 		return ringo__fs_on_pool(loop, req, RINGO_FS_FTRUNCATE, do_ftruncate,
@@ -451,6 +466,7 @@ RINGO_EXTERN int ringo_fs_ftruncate(ringo_loop_t *loop, ringo_fs_t *req, int fd,
 	{
 		START(loop, req, RINGO_FS_FTRUNCATE, cb);
 		ringo_prep_ftruncate(sqe, fd, (uint64_t)len);
+		ringo__fs_sqe_fd(sqe, fd);
 	}
 	return 0;
 }

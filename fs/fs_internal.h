@@ -24,5 +24,7 @@ void ringo__fs_finish(ringo_fs_t *req, ssize_t res);
 int ringo__fs_on_pool(ringo_loop_t *loop, ringo_fs_t *req, ringo_fs_type type, ringo_work_cb fn,
 		      ringo_after_work_cb after, ringo_fs_cb cb);
 void ringo__fs_pool_done(ringo_work_t *work, int status);
+/* After prep: a direct descriptor becomes its slot with the fixed-file flag. */
+void ringo__fs_sqe_fd(struct ringo_sqe *sqe, int fd);
 
 #endif

@@ -113,7 +113,7 @@ struct ringo_loop_metrics {
 };
 
 /* Large enough for the loop's private state; checked at build time. */
-#define RINGO_LOOP_PRIVATE_WORDS 96
+#define RINGO_LOOP_PRIVATE_WORDS 112
 
 struct ringo_loop {
 	void *data; /* public: yours */
@@ -812,6 +812,37 @@ RINGO_EXTERN int ringo_fs_fadvise(ringo_loop_t *loop, ringo_fs_t *req, int fd, i
 RINGO_EXTERN int ringo_fs_copy_range(ringo_loop_t *loop, ringo_fs_t *req, int fd_in,
 				     int64_t off_in, int fd_out, int64_t off_out, size_t len,
 				     ringo_fs_cb cb);
+
+/* ---- Direct descriptors ------------------------------------------------ */
+
+/*
+ * Register `fd` in the ring's fixed-file table and get a direct descriptor
+ * for it: pass it as the fd of ringo_fs_read, write, readv, writev, fsync,
+ * fdatasync, fallocate, fadvise, ftruncate and splice (either end) to skip
+ * the kernel's per-op fd lookup. The ring keeps its own reference to the
+ * file: the caller may close(fd) at once. Calls that run on the work pool
+ * or take no file (ftruncate with RINGO_LOOP_NO_FS_RING_OPS, copy_range,
+ * fstat, close) refuse a direct descriptor with -EBADF.
+ * The table has RINGO_FS_DIRECT_MAX slots (fewer when RLIMIT_NOFILE is
+ * lower), registered on the first call. Returns the descriptor (>= 0), or
+ * -EBADF (fd not open, or already direct), -ENFILE (table full), -EINVAL
+ * (no loop), or the kernel's -errno.
+ */
+#define RINGO_FS_DIRECT_BIT (1 << 30)
+#define RINGO_FS_DIRECT_MAX 1024
+static inline int ringo_fs_is_direct(int fd)
+{
+	return fd >= 0 && (fd & RINGO_FS_DIRECT_BIT);
+}
+RINGO_EXTERN int ringo_fs_register_fd(ringo_loop_t *loop, int fd);
+/*
+ * Release a direct descriptor's slot (the file closes when its last
+ * reference goes). As with close(2), do it once no operation on it is in
+ * flight: ops the kernel already took keep the file; an op submitted later
+ * gets -EBADF, or the file of whoever reuses the slot. -EBADF when
+ * `direct` is not a registered descriptor of this loop.
+ */
+RINGO_EXTERN int ringo_fs_unregister_fd(ringo_loop_t *loop, int direct);
 
 /* ---- Directories -------------------------------------------------------- */
 

@@ -450,6 +450,7 @@ RINGO_EXTERN int ringo_loop_close(ringo_loop_t *loop)
 	ringo__timers_free(loop);
 	ringo__pool_free(loop);
 	ringo__send_ctx_free_all(loop);
+	ringo__fs_direct_free(loop);
 	ringo__ops_free(loop);
 	ringo_ring_exit(&l->ring);
 	memset(loop->private_, 0, sizeof(loop->private_));

@@ -57,6 +57,7 @@ static inline unsigned ringo__hash_id(uint64_t id)
 struct ringo__op;
 struct ringo__work_pool;
 struct ringo__bufpool;
+struct ringo__direct;
 
 /* A multi-buffer send's msghdr and iovecs, lent to a stream while its
  * sendmsg is in flight (idle connections carry none). */
@@ -134,6 +135,7 @@ struct ringo__loop {
 	struct ringo__send_ctx *send_free; /* at most one per concurrent sendmsg */
 	struct ringo__send_ctx *send_all;
 	int fs_ftruncate;		/* FTRUNCATE op: 0 unknown, 1 usable, -1 not */
+	struct ringo__direct *direct;	/* registered-file slots, on first use */
 	struct tbuckets timers;		/* timers, one bucket per deadline ms */
 	struct heap deadlines;		/* request deadlines, by (deadline, seq) */
 	uint64_t deadline_seq;		/* push counter: FIFO among equal deadlines */
@@ -204,6 +206,10 @@ void ringo__req_defer(ringo_loop_t *loop, ringo_req_t *req, int res);
 #define REQ_DEADLINE (1U << 0)	/* a deadline sits in the deadline heap */
 #define REQ_TIMED_OUT (1U << 1)	/* the deadline fired: report -ETIMEDOUT */
 #define REQ_LINKED (1U << 2)	/* the SQE carries a linked timeout */
+
+/* ---- fs/direct.c ---- */
+/* Free the direct-descriptor slots (loop close; the ring drops the table). */
+void ringo__fs_direct_free(ringo_loop_t *loop);
 
 /* ---- timer/timer.c ---- */
 /* Fire due timers and deadlines; those started meanwhile wait a turn. */
