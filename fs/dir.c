@@ -156,9 +156,11 @@ RINGO_EXTERN int ringo_fs_readdir(ringo_loop_t *loop, ringo_fs_t *req, ringo_dir
 	req->dir = dir;
 	req->dirents = dirents;
 	req->len = nents;
+	/* Marked before queueing: a pool thread may run it at once. */
+	dir->busy = 1;
 	ret = ringo__fs_on_pool(loop, req, RINGO_FS_READDIR, do_readdir, dir_done, cb);
-	if (!ret)
-		dir->busy = 1;
+	if (ret)
+		dir->busy = 0;
 	return ret;
 }
 
@@ -195,8 +197,10 @@ RINGO_EXTERN int ringo_fs_closedir(ringo_loop_t *loop, ringo_fs_t *req, ringo_di
 	if (dir->busy)
 		return -EBUSY;
 	req->dir = dir;
+	/* Marked before queueing: a pool thread may run it at once. */
+	dir->busy = 1;
 	ret = ringo__fs_on_pool(loop, req, RINGO_FS_CLOSEDIR, do_closedir, closedir_done, cb);
-	if (!ret)
-		dir->busy = 1;
+	if (ret)
+		dir->busy = 0;
 	return ret;
 }
