@@ -44,6 +44,35 @@ RINGO_EXTERN int ringo_dir_fd(const ringo_dir_t *dir)
 	return dir ? dir->fd : -EINVAL;
 }
 
+/* ---- the busy mark ------------------------------------------------------ */
+
+/* Back on the loop thread. A closedir that ran left req->dir NULL; one
+ * cancelled before it ran leaves the directory open and usable. */
+static void dir_done(ringo_work_t *work, int status)
+{
+	ringo_fs_t *req = container_of(work, ringo_fs_t, work);
+
+	if (req->dir)
+		req->dir->busy = 0;
+	ringo__fs_pool_done(work, status);
+}
+
+static int queue_dir_work(ringo_loop_t *loop, ringo_fs_t *req, ringo_dir_t *dir,
+			  ringo_fs_type type, ringo_work_cb fn, ringo_fs_cb cb)
+{
+	int ret;
+
+	if (dir->busy)
+		return -EBUSY;
+	req->dir = dir;
+	/* Marked before queueing: a pool thread may run it at once. */
+	dir->busy = 1;
+	ret = ringo__fs_on_pool(loop, req, type, fn, dir_done, cb);
+	if (ret)
+		dir->busy = 0;
+	return ret;
+}
+
 /* ---- opendir ------------------------------------------------------------ */
 
 static void do_opendir(ringo_work_t *work)
@@ -136,32 +165,14 @@ static void do_readdir(ringo_work_t *work)
 	req->result = n;
 }
 
-static void dir_done(ringo_work_t *work, int status)
-{
-	ringo_fs_t *req = container_of(work, ringo_fs_t, work);
-
-	req->dir->busy = 0;
-	ringo__fs_pool_done(work, status);
-}
-
 RINGO_EXTERN int ringo_fs_readdir(ringo_loop_t *loop, ringo_fs_t *req, ringo_dir_t *dir,
 				  struct ringo_dirent *dirents, unsigned nents, ringo_fs_cb cb)
 {
-	int ret;
-
 	if (!ringo__fs_valid(loop, req, cb) || !dir || !dirents || !nents)
 		return -EINVAL;
-	if (dir->busy)
-		return -EBUSY;
-	req->dir = dir;
 	req->dirents = dirents;
 	req->len = nents;
-	/* Marked before queueing: a pool thread may run it at once. */
-	dir->busy = 1;
-	ret = ringo__fs_on_pool(loop, req, RINGO_FS_READDIR, do_readdir, dir_done, cb);
-	if (ret)
-		dir->busy = 0;
-	return ret;
+	return queue_dir_work(loop, req, dir, RINGO_FS_READDIR, do_readdir, cb);
 }
 
 /* ---- closedir ----------------------------------------------------------- */
@@ -177,30 +188,10 @@ static void do_closedir(ringo_work_t *work)
 	req->dir = NULL;
 }
 
-/* Cancelled before it ran: the directory is still open and usable. */
-static void closedir_done(ringo_work_t *work, int status)
-{
-	ringo_fs_t *req = container_of(work, ringo_fs_t, work);
-
-	if (req->dir)
-		req->dir->busy = 0;
-	ringo__fs_pool_done(work, status);
-}
-
 RINGO_EXTERN int ringo_fs_closedir(ringo_loop_t *loop, ringo_fs_t *req, ringo_dir_t *dir,
 				   ringo_fs_cb cb)
 {
-	int ret;
-
 	if (!ringo__fs_valid(loop, req, cb) || !dir)
 		return -EINVAL;
-	if (dir->busy)
-		return -EBUSY;
-	req->dir = dir;
-	/* Marked before queueing: a pool thread may run it at once. */
-	dir->busy = 1;
-	ret = ringo__fs_on_pool(loop, req, RINGO_FS_CLOSEDIR, do_closedir, closedir_done, cb);
-	if (ret)
-		dir->busy = 0;
-	return ret;
+	return queue_dir_work(loop, req, dir, RINGO_FS_CLOSEDIR, do_closedir, cb);
 }
