@@ -8,6 +8,13 @@
  * never set for the caller. The hot path (getting an SQE, reading and
  * retiring CQEs) is inline here so a program pays no call per operation.
  *
+ * Bad arguments (a NULL or exited ring, NULL out-pointers, sizes that are
+ * zero or not a power of two, unknown buffer ids) are -EINVAL, never a
+ * crash. The exceptions are the inline accessors that return a count, a flag
+ * or a pointer (get_sqe, sq_ready, cq_ready, cq_advance, ...) and
+ * ringo_ring_flush_sq: they are the per-operation hot path and take a ring
+ * that ringo_ring_init set up, unchecked, as liburing's do.
+ *
  * Threading: a ring is not thread-safe. One thread submits and reaps.
  */
 #ifndef RINGO_RING_H
@@ -333,11 +340,17 @@ static inline void ringo_ring_cqe_seen(struct ringo_ring *ring, struct ringo_cqe
 	ringo_ring_cq_advance(ring, 1);
 }
 
-/* The next ready CQE without waiting: 0 and *cqe, or -EAGAIN (*cqe = NULL). */
+/*
+ * The next ready CQE without waiting: 0 and *cqe, or -EAGAIN (*cqe = NULL).
+ * -EINVAL for a NULL ring or cqe (a constant &ring folds the test away).
+ */
 static inline int ringo_ring_peek_cqe(struct ringo_ring *ring, struct ringo_cqe **cqe)
 {
-	unsigned head = *ring->cq.khead;
+	unsigned head;
 
+	if (!ring || !cqe)
+		return -EINVAL;
+	head = *ring->cq.khead;
 	if (__atomic_load_n(ring->cq.ktail, __ATOMIC_ACQUIRE) != head) {
 		*cqe = &ring->cq.cqes[head & ring->cq.ring_mask];
 		return 0;
