@@ -295,6 +295,7 @@ static inline struct ringo_sqe *ringo_ring_get_sqe(struct ringo_ring *ring)
 /* SQEs handed out or published but not yet consumed by the kernel. */
 static inline unsigned ringo_ring_sq_ready(const struct ringo_ring *ring)
 {
+	/* Acquire, as in get_sqe: an SQPOLL thread moves khead on its own. */
 	return ring->sq.sqe_tail - __atomic_load_n(ring->sq.khead, __ATOMIC_ACQUIRE);
 }
 
@@ -315,10 +316,14 @@ static inline unsigned ringo_ring_cq_ready(const struct ringo_ring *ring)
 /* The kernel has CQEs it could not post (CQ full); entering flushes them. */
 static inline bool ringo_ring_cq_overflow(const struct ringo_ring *ring)
 {
+	/* Relaxed: a hint read before entering; no data hangs on this flag. */
 	return __atomic_load_n(ring->sq.kflags, __ATOMIC_RELAXED) & RINGO_SQ_CQ_OVERFLOW;
 }
 
-/* The SQPOLL thread went to sleep; the next submit must wake it. */
+/*
+ * The SQPOLL thread went to sleep; the next submit must wake it. Relaxed:
+ * submit itself puts a full fence between the tail store and this load.
+ */
 static inline bool ringo_ring_sq_need_wakeup(const struct ringo_ring *ring)
 {
 	return __atomic_load_n(ring->sq.kflags, __ATOMIC_RELAXED) & RINGO_SQ_NEED_WAKEUP;
@@ -360,7 +365,8 @@ static inline int ringo_ring_peek_cqe(struct ringo_ring *ring, struct ringo_cqe 
 }
 
 /* Walk ready CQEs without retiring them; retire with ringo_ring_cq_advance.
- * `head` is an unsigned loop variable. */
+ * `head` is an unsigned loop variable. The tail is loaded with acquire on
+ * every step, as in cq_ready, so each CQE is read only once it is complete. */
 #define ringo_ring_for_each_cqe(ring, head, cqe)                                               \
 	for ((head) = *(ring)->cq.khead;                                                       \
 	     (head) != __atomic_load_n((ring)->cq.ktail, __ATOMIC_ACQUIRE) &&                  \
