@@ -156,13 +156,16 @@ RINGO_EXTERN unsigned ringo_ring_features(const struct ringo_ring *ring);
 
 /* Register `nr` fds as direct descriptors 0..nr-1 (-1 leaves a slot empty). */
 RINGO_EXTERN int ringo_ring_register_files(struct ringo_ring *ring, const int *fds, unsigned nr);
-/* Register an empty table of `nr` direct descriptors (5.19). */
+/* Register an empty table of `nr` direct descriptors (5.19); -EBUSY when a
+ * table is already registered. */
 RINGO_EXTERN int ringo_ring_register_files_sparse(struct ringo_ring *ring, unsigned nr);
 /* Replace slots off..off+nr-1; -1 clears, RINGO_REGISTER_FILES_SKIP keeps.
  * Returns the number of slots updated. */
 RINGO_EXTERN int ringo_ring_register_files_update(struct ringo_ring *ring, unsigned off,
 						  const int *fds, unsigned nr);
-/* Restrict kernel-picked slots (RINGO_FILE_INDEX_ALLOC) to [off, off+len). */
+/* Restrict kernel-picked slots (RINGO_FILE_INDEX_ALLOC) to [off, off+len)
+ * (6.0); -EINVAL when the range does not lie inside the registered table
+ * (also when there is none). Slots outside it can still be named. */
 RINGO_EXTERN int ringo_ring_register_file_alloc_range(struct ringo_ring *ring, unsigned off,
 						      unsigned len);
 RINGO_EXTERN int ringo_ring_unregister_files(struct ringo_ring *ring);
