@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -788,6 +789,61 @@ START_TEST(test_submit_and_wait_timeout)
 }
 END_TEST
 
+static volatile sig_atomic_t usr1_caught;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	usr1_caught++;
+}
+
+/*
+ * The sigmask of a timed wait is in force while it waits: SIGUSR1, blocked
+ * and pending in the thread, is let through by the wait's empty mask and
+ * ends it with -EINTR long before the 5 s limit. Afterwards the thread's own
+ * mask (SIGUSR1 blocked) is back.
+ */
+START_TEST(test_wait_sigmask)
+{
+	const struct ringo_timespec ts = { .tv_sec = 5, .tv_nsec = 0 };
+	struct sigaction sa, old_sa;
+	sigset_t block, old_mask, wait_mask, now;
+	struct ringo_ring ring;
+	int64_t started, elapsed;
+	int ret;
+
+	TEST_RING_INIT(&ring, 4, 0);
+	REQUIRE_EXT_ARG(&ring);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1;
+	sigemptyset(&sa.sa_mask);
+	ck_assert_int_eq(sigaction(SIGUSR1, &sa, &old_sa), 0);
+	sigemptyset(&block);
+	sigaddset(&block, SIGUSR1);
+	ck_assert_int_eq(sigprocmask(SIG_BLOCK, &block, &old_mask), 0);
+	usr1_caught = 0;
+	ck_assert_int_eq(raise(SIGUSR1), 0);
+	ck_assert_int_eq(usr1_caught, 0);	/* blocked: only pending */
+
+	sigemptyset(&wait_mask);
+	started = test_now_ns();
+	ret = ringo_ring_submit_and_wait_timeout(&ring, 1, &ts, &wait_mask);
+	elapsed = test_now_ns() - started;
+	ck_assert_msg(ret == -EINTR, "ret %d (%s)", ret, ringo_err_name(ret));
+	ck_assert_int_eq(usr1_caught, 1);
+	ck_assert_msg(elapsed < 2000LL * 1000000, "waited %lld ns", (long long)elapsed);
+
+	/* Blocked again outside the wait. */
+	ck_assert_int_eq(sigprocmask(SIG_BLOCK, NULL, &now), 0);
+	ck_assert_int_eq(sigismember(&now, SIGUSR1), 1);
+
+	ck_assert_int_eq(sigprocmask(SIG_SETMASK, &old_mask, NULL), 0);
+	ck_assert_int_eq(sigaction(SIGUSR1, &old_sa, NULL), 0);
+	ringo_ring_exit(&ring);
+}
+END_TEST
+
 START_TEST(test_wait_cqe_timeout)
 {
 	const struct ringo_timespec ts = { .tv_sec = 0, .tv_nsec = 10 * 1000000 };
@@ -1516,6 +1572,7 @@ static Suite *suite(void)
 
 	tcase_add_test(cq, test_submit_and_wait_timeout);
 	tcase_add_test(cq, test_wait_cqe_timeout);
+	tcase_add_test(cq, test_wait_sigmask);
 	tcase_add_test(cq, test_peek_cqe);
 	tcase_add_test(cq, test_cq_overflow);
 	tcase_add_test(cq, test_for_each_cqe);
