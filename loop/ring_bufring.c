@@ -82,7 +82,7 @@ RINGO_EXTERN int ringo_ring_free_buf_ring(struct ringo_ring *ring, struct ringo_
 	struct ringo_buf_reg r;
 	int ret;
 
-	if (!ring || !ring->sq.ring_ptr || !br || !valid_count(entries))
+	if (!ring || !ring->sq.ring_ptr || !br || !valid_count(entries) || bgid > UINT16_MAX)
 		return -EINVAL;
 	memset(&r, 0, sizeof(r));
 	r.bgid = (uint16_t)bgid;

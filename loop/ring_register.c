@@ -76,18 +76,24 @@ RINGO_EXTERN int ringo_ring_unregister_buffers(struct ringo_ring *ring)
 	return reg(ring, RINGO_UNREGISTER_BUFFERS, NULL, 0);
 }
 
-RINGO_EXTERN int ringo_ring_register_eventfd(struct ringo_ring *ring, int fd)
+/* A dead ring is -EINVAL before the fd is looked at, as everywhere else. */
+static int reg_eventfd(struct ringo_ring *ring, unsigned opcode, int fd)
 {
+	if (!ring || !ring->sq.ring_ptr)
+		return -EINVAL;
 	if (fd < 0)
 		return -EBADF;
-	return reg(ring, RINGO_REGISTER_EVENTFD, &fd, 1);
+	return reg(ring, opcode, &fd, 1);
+}
+
+RINGO_EXTERN int ringo_ring_register_eventfd(struct ringo_ring *ring, int fd)
+{
+	return reg_eventfd(ring, RINGO_REGISTER_EVENTFD, fd);
 }
 
 RINGO_EXTERN int ringo_ring_register_eventfd_async(struct ringo_ring *ring, int fd)
 {
-	if (fd < 0)
-		return -EBADF;
-	return reg(ring, RINGO_REGISTER_EVENTFD_ASYNC, &fd, 1);
+	return reg_eventfd(ring, RINGO_REGISTER_EVENTFD_ASYNC, fd);
 }
 
 RINGO_EXTERN int ringo_ring_unregister_eventfd(struct ringo_ring *ring)

@@ -128,7 +128,7 @@ static void fill_identity_array(struct ringo_sq *sq)
 RINGO_EXTERN int ringo_ring_init_params(struct ringo_ring *ring, unsigned entries,
 					struct ringo_params *p)
 {
-	int ret = check_args(ring, entries, p);
+	int ret = check_args(ring, entries, p), saved_errno = errno;
 
 	if (ret)
 		return ret;
@@ -156,6 +156,8 @@ err:
 		close(ring->fd);
 	memset(ring, 0, sizeof(*ring));
 	ring->fd = -1;
+	/* A failed mmap set errno; ringo reports through ret only. */
+	errno = saved_errno;
 	return ret;
 }
 

@@ -514,6 +514,150 @@ START_TEST(test_buf_group_multishot_recv)
 }
 END_TEST
 
+/* ---- incremental consumption (6.12) --------------------------------------- */
+
+/*
+ * One 16-byte buffer filled piece by piece: each CQE's data starts where the
+ * last one ended, F_BUF_MORE says the kernel keeps the buffer, and only the
+ * CQE that fills it gives it back.
+ */
+START_TEST(test_buf_group_incremental)
+{
+	static const struct {
+		const char *text;
+		unsigned offset;	/* where it lands in the buffer */
+		bool more;		/* the kernel keeps filling the buffer */
+	} steps[] = {
+		{ "abcde", 0, true },
+		{ "fghi", 5, true },
+		{ "jklmnop", 9, false },	/* fills it: 16 bytes */
+		{ "qr", 0, true },		/* recycled, starts over */
+	};
+	struct ringo_buf_group bg;
+	struct ringo_cqe cqe;
+	struct tcp_pair p;
+	unsigned i, got;
+	void *data;
+	int ret;
+
+	REQUIRE_BUF_RINGS();
+	if (!test_kernel_at_least(6, 12))
+		TEST_SKIP("incremental buffer consumption needs Linux 6.12");
+	RING_UP(8);
+	REQUIRE_TCP_OPS();
+	ret = ringo_buf_group_init(&bg, &ring, 11, 16, 1, RINGO_PBUF_RING_INC);
+	ck_assert_msg(ret == 0, "buf_group_init: %s", ringo_err_name(ret));
+	if (!(bg.flags & RINGO_PBUF_RING_INC)) {
+		ringo_buf_group_exit(&bg);
+		TEST_SKIP("kernel refused RINGO_PBUF_RING_INC");
+	}
+	ck_assert_ptr_nonnull(bg.heads);
+	tcp_pair_open(&p);
+
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		unsigned len = (unsigned)strlen(steps[i].text);
+		uint64_t ud = next_user_data++;
+
+		ring_send(p.client, steps[i].text, len, next_user_data++);
+		cqe = group_recv(&bg, p.server, ud);
+		ck_assert_uint_eq(cqe.user_data, ud);
+		ck_assert_msg(cqe.res == (int)len, "res %d (%s)", cqe.res, ringo_err_name(cqe.res));
+		ck_assert_msg(cqe.flags & RINGO_CQE_F_BUFFER, "flags %#x", cqe.flags);
+		ck_assert_uint_eq(ringo_cqe_buffer_id(&cqe), 0);
+		ck_assert_uint_eq(!!(cqe.flags & RINGO_CQE_F_BUF_MORE), steps[i].more);
+		/* The data sits past what earlier CQEs of this buffer used. */
+		ck_assert_int_eq(ringo_buf_group_cqe_data(&bg, &cqe, &data, &got), 0);
+		ck_assert_ptr_eq(data, bg.base + steps[i].offset);
+		ck_assert_uint_eq(got, len);
+		ck_assert_mem_eq(data, steps[i].text, len);
+		ck_assert_int_eq(ringo_buf_group_put(&bg, &cqe), 0);
+		ck_assert_uint_eq(bg.heads[0], steps[i].more ? steps[i].offset + len : 0);
+	}
+	ck_assert_mem_eq(bg.base, "qrcdefghijklmnop", 16);
+	ringo_buf_group_exit(&bg);
+}
+END_TEST
+
+/* ---- raw buffer ring with a multishot read (6.7) -------------------------- */
+
+#define RAW_BGID 21
+#define RAW_COUNT 4
+#define RAW_SIZE 8
+
+/*
+ * The low-level API on its own: a buffer ring from ringo_ring_setup_buf_ring,
+ * filled with ringo_buf_ring_add/advance, feeding a multishot read of a pipe
+ * until EOF.
+ */
+START_TEST(test_raw_buf_ring_read_multishot)
+{
+	static const char text[] = "hello, multishot";	/* 16 bytes: two buffers */
+	unsigned char bufs[RAW_COUNT][RAW_SIZE];
+	unsigned mask = ringo_buf_ring_mask(RAW_COUNT), i, got = 0, bid;
+	char received[32];
+	struct ringo_buf_ring *br;
+	struct ringo_sqe *sqe;
+	struct ringo_cqe cqe;
+	int fds[2], err = -1, k;
+
+	if (!test_kernel_at_least(6, 7))
+		TEST_SKIP("multishot read needs Linux 6.7");
+	RING_UP(8);
+	TEST_REQUIRE_OP(&ring, RINGO_OP_READ_MULTISHOT);
+
+	br = ringo_ring_setup_buf_ring(&ring, RAW_COUNT, RAW_BGID, 0, NULL, &err);
+	ck_assert_msg(br != NULL, "setup_buf_ring: %s", ringo_err_name(err));
+	ck_assert_int_eq(err, 0);
+	for (i = 0; i < RAW_COUNT; i++)
+		ringo_buf_ring_add(br, bufs[i], RAW_SIZE, (unsigned short)i, mask, i);
+	ringo_buf_ring_advance(br, RAW_COUNT);
+	ck_assert_uint_eq(br->tail, RAW_COUNT);
+
+	ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
+	track(fds[0]);
+	track(fds[1]);
+	sqe = get_sqe(0x3ead);
+	ringo_prep_read_multishot(sqe, fds[0], 0, 0, RAW_BGID);
+	ck_assert_uint_eq(sqe->opcode, RINGO_OP_READ_MULTISHOT);
+	ck_assert_uint_eq(sqe->flags & RINGO_SQE_BUFFER_SELECT, RINGO_SQE_BUFFER_SELECT);
+	ck_assert_uint_eq(sqe->buf_group, RAW_BGID);
+	ck_assert_int_eq(ringo_ring_submit(&ring), 1);
+
+	ck_assert_int_eq(write(fds[1], text, sizeof(text) - 1), (ssize_t)sizeof(text) - 1);
+	/* One CQE per buffer filled, the read still armed; bounded. */
+	for (k = 0; k < 8 && got < sizeof(text) - 1; k++) {
+		cqe = test_wait_one(&ring);
+		ck_assert_uint_eq(cqe.user_data, 0x3ead);
+		ck_assert_msg(cqe.res > 0 && cqe.res <= RAW_SIZE, "res %d (%s)", cqe.res,
+			      ringo_err_name(cqe.res));
+		ck_assert_msg(cqe.flags & RINGO_CQE_F_BUFFER, "flags %#x", cqe.flags);
+		ck_assert_msg(cqe.flags & RINGO_CQE_F_MORE, "flags %#x", cqe.flags);
+		bid = ringo_cqe_buffer_id(&cqe);
+		ck_assert_uint_lt(bid, RAW_COUNT);
+		memcpy(received + got, bufs[bid], (size_t)cqe.res);
+		got += (unsigned)cqe.res;
+		/* Hand it straight back. */
+		ringo_buf_ring_add(br, bufs[bid], RAW_SIZE, (unsigned short)bid, mask, 0);
+		ringo_buf_ring_advance(br, 1);
+	}
+	ck_assert_uint_eq(got, sizeof(text) - 1);
+	ck_assert_mem_eq(received, text, got);
+
+	/* EOF ends it: res 0 and no F_MORE. */
+	close_tracked(fds[1]);
+	cqe = test_wait_one(&ring);
+	ck_assert_uint_eq(cqe.user_data, 0x3ead);
+	ck_assert_int_eq(cqe.res, 0);
+	ck_assert_uint_eq(cqe.flags & RINGO_CQE_F_MORE, 0);
+
+	ck_assert_int_eq(ringo_ring_free_buf_ring(&ring, br, RAW_COUNT, RAW_BGID), 0);
+	/* The bgid is free again: a new ring can take it. */
+	br = ringo_ring_setup_buf_ring(&ring, RAW_COUNT, RAW_BGID, 0, NULL, &err);
+	ck_assert_ptr_nonnull(br);
+	ck_assert_int_eq(ringo_ring_free_buf_ring(&ring, br, RAW_COUNT, RAW_BGID), 0);
+}
+END_TEST
+
 /* ---- slice bounds (ququmatz's buffer_slice tests) ---------------------- */
 
 #define SLICE_ENTRIES 4U
@@ -854,6 +998,8 @@ static Suite *suite(void)
 	tc = test_tcase(s, "ring_mapped", setup, teardown, 30);
 	tcase_add_test(tc, test_buf_group_recv);
 	tcase_add_test(tc, test_buf_group_multishot_recv);
+	tcase_add_test(tc, test_buf_group_incremental);
+	tcase_add_test(tc, test_raw_buf_ring_read_multishot);
 
 	tc = test_tcase(s, "slice_bounds", setup, teardown, 30);
 	tcase_add_test(tc, test_slice_round_trip);

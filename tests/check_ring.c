@@ -14,9 +14,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test_util.h"
@@ -538,6 +543,9 @@ START_TEST(test_defer_taskrun)
 	ck_assert_int_eq(ringo_ring_submit(&ring), 1);
 	usleep(20000);
 	ck_assert_uint_eq(ringo_ring_cq_ready(&ring), 0);
+	/* Entering for events alone runs the task work and posts it. */
+	ck_assert_int_eq(ringo_ring_get_events(&ring), 0);
+	ck_assert_uint_eq(ringo_ring_cq_ready(&ring), 1);
 	test_wait_expect(&ring, 2, -ETIME);
 
 	ringo_ring_exit(&ring);
@@ -716,6 +724,7 @@ static uint64_t eventfd_value(int efd)
 START_TEST(test_eventfd)
 {
 	struct ringo_ring ring;
+	struct ringo_sqe *sqe;
 	int efd;
 
 	TEST_RING_INIT(&ring, 4, 0);
@@ -733,11 +742,18 @@ START_TEST(test_eventfd)
 	nop_round_trip(&ring, 2);
 	ck_assert_uint_eq(eventfd_value(efd), 0);
 
-	/* The async variant stays quiet for a completion done inline. */
+	/* The async variant stays quiet for a completion done inline... */
 	ck_assert_int_eq(ringo_ring_register_eventfd_async(&ring, efd), 0);
 	nop_round_trip(&ring, 3);
 	ck_assert_uint_eq(eventfd_value(efd), 0);
+	/* ...and signals one that an io-wq worker completed. */
+	sqe = test_get_sqe_ud(&ring, 4);
+	ringo_prep_nop(sqe);
+	ringo_sqe_set_flags(sqe, RINGO_SQE_ASYNC);
+	test_submit_expect(&ring, 4, 0);
+	ck_assert_uint_ge(eventfd_value(efd), 1);
 	ck_assert_int_eq(ringo_ring_unregister_eventfd(&ring), 0);
+	ck_assert_int_eq(ringo_ring_unregister_eventfd(&ring), -ENXIO);
 
 	close(efd);
 	ringo_ring_exit(&ring);
@@ -769,6 +785,61 @@ START_TEST(test_submit_and_wait_timeout)
 	ck_assert_uint_eq(ringo_ring_cq_ready(&ring), 1);
 	test_wait_expect(&ring, 9, 0);
 
+	ringo_ring_exit(&ring);
+}
+END_TEST
+
+static volatile sig_atomic_t usr1_caught;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	usr1_caught++;
+}
+
+/*
+ * The sigmask of a timed wait is in force while it waits: SIGUSR1, blocked
+ * and pending in the thread, is let through by the wait's empty mask and
+ * ends it with -EINTR long before the 5 s limit. Afterwards the thread's own
+ * mask (SIGUSR1 blocked) is back.
+ */
+START_TEST(test_wait_sigmask)
+{
+	const struct ringo_timespec ts = { .tv_sec = 5, .tv_nsec = 0 };
+	struct sigaction sa, old_sa;
+	sigset_t block, old_mask, wait_mask, now;
+	struct ringo_ring ring;
+	int64_t started, elapsed;
+	int ret;
+
+	TEST_RING_INIT(&ring, 4, 0);
+	REQUIRE_EXT_ARG(&ring);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1;
+	sigemptyset(&sa.sa_mask);
+	ck_assert_int_eq(sigaction(SIGUSR1, &sa, &old_sa), 0);
+	sigemptyset(&block);
+	sigaddset(&block, SIGUSR1);
+	ck_assert_int_eq(sigprocmask(SIG_BLOCK, &block, &old_mask), 0);
+	usr1_caught = 0;
+	ck_assert_int_eq(raise(SIGUSR1), 0);
+	ck_assert_int_eq(usr1_caught, 0);	/* blocked: only pending */
+
+	sigemptyset(&wait_mask);
+	started = test_now_ns();
+	ret = ringo_ring_submit_and_wait_timeout(&ring, 1, &ts, &wait_mask);
+	elapsed = test_now_ns() - started;
+	ck_assert_msg(ret == -EINTR, "ret %d (%s)", ret, ringo_err_name(ret));
+	ck_assert_int_eq(usr1_caught, 1);
+	ck_assert_msg(elapsed < 2000LL * 1000000, "waited %lld ns", (long long)elapsed);
+
+	/* Blocked again outside the wait. */
+	ck_assert_int_eq(sigprocmask(SIG_BLOCK, NULL, &now), 0);
+	ck_assert_int_eq(sigismember(&now, SIGUSR1), 1);
+
+	ck_assert_int_eq(sigprocmask(SIG_SETMASK, &old_mask, NULL), 0);
+	ck_assert_int_eq(sigaction(SIGUSR1, &old_sa, NULL), 0);
 	ringo_ring_exit(&ring);
 }
 END_TEST
@@ -919,6 +990,521 @@ START_TEST(test_for_each_cqe)
 }
 END_TEST
 
+/* ---- Submission without the wrappers ------------------------------------ */
+
+/* flush_sq publishes without a syscall; ringo_ring_enter then submits. */
+START_TEST(test_flush_and_enter)
+{
+	struct ringo_ring ring;
+	struct ringo_cqe cqes[4];
+	unsigned i;
+
+	TEST_RING_INIT(&ring, 4, 0);
+	for (i = 0; i < 3; i++)
+		queue_nop(&ring, 0x700 + i);
+	ck_assert_uint_eq(*ring.sq.ktail, 0);
+	ck_assert_uint_eq(ringo_ring_flush_sq(&ring), 3);
+	ck_assert_uint_eq(*ring.sq.ktail, 3);
+	/* Published, not consumed: the kernel has not been entered. */
+	ck_assert_uint_eq(*ring.sq.khead, 0);
+	ck_assert_uint_eq(ringo_ring_sq_ready(&ring), 3);
+	ck_assert_uint_eq(ringo_ring_cq_ready(&ring), 0);
+	/* Flushing again publishes nothing new. */
+	ck_assert_uint_eq(ringo_ring_flush_sq(&ring), 3);
+	ck_assert_uint_eq(*ring.sq.ktail, 3);
+
+	ck_assert_int_eq(ringo_ring_enter(&ring, 3, 3, RINGO_ENTER_GETEVENTS, NULL, 0), 3);
+	ck_assert_uint_eq(*ring.sq.khead, 3);
+	ck_assert_uint_eq(ringo_ring_sq_ready(&ring), 0);
+	ck_assert_uint_eq(ringo_ring_cq_ready(&ring), 3);
+	ck_assert_int_eq(ringo_ring_copy_cqes(&ring, cqes, 4, 0), 3);
+	for (i = 0; i < 3; i++)
+		test_assert_cqe(&cqes[i], 0x700 + i, 0, 0);
+	ck_assert_uint_eq(ringo_ring_flush_sq(&ring), 0);
+
+	/* An enter flag the kernel does not know. */
+	ck_assert_int_eq(ringo_ring_enter(&ring, 0, 0, 1U << 30, NULL, 0), -EINVAL);
+	ringo_ring_exit(&ring);
+}
+END_TEST
+
+/* ---- Setup -------------------------------------------------------------- */
+
+/* SQPOLL with its thread pinned (SQ_AFF) to a CPU we may run on. */
+START_TEST(test_sqpoll_affinity)
+{
+	struct ringo_params p;
+	struct ringo_ring ring;
+	int cpu = sched_getcpu(), ret;
+
+	ck_assert_int_ge(cpu, 0);
+	memset(&p, 0, sizeof(p));
+	p.flags = RINGO_SETUP_SQPOLL | RINGO_SETUP_SQ_AFF;
+	p.sq_thread_idle = 10;
+	p.sq_thread_cpu = (unsigned)cpu;
+	ret = ringo_ring_init_params(&ring, 4, &p);
+	if (ret == -EPERM || ret == -ENOSYS)
+		TEST_SKIP("SQPOLL ring refused: %s", ringo_setup_strerror(ret));
+	ck_assert_msg(ret == 0, "SQPOLL|SQ_AFF on cpu %d: %s", cpu, ringo_err_name(ret));
+	ck_assert_uint_eq(ring.flags & RINGO_SETUP_SQ_AFF, RINGO_SETUP_SQ_AFF);
+	queue_nop(&ring, 0x5a);
+	ret = ringo_ring_submit(&ring);
+	ck_assert_msg(ret == 1, "submit: %d (%s)", ret, ringo_err_name(ret));
+	test_wait_expect(&ring, 0x5a, 0);
+	ringo_ring_exit(&ring);
+
+	/* A CPU that does not exist. */
+	memset(&p, 0, sizeof(p));
+	p.flags = RINGO_SETUP_SQPOLL | RINGO_SETUP_SQ_AFF;
+	p.sq_thread_cpu = 1U << 20;
+	ck_assert_int_eq(ringo_ring_init_params(&ring, 4, &p), -EINVAL);
+	ringo_ring_exit(&ring);
+}
+END_TEST
+
+/* Flag combinations and params the kernel or ringo refuse, and CQ clamping. */
+START_TEST(test_setup_flag_errors)
+{
+	struct ringo_params p;
+	struct ringo_ring ring;
+	int ret;
+
+	/* DEFER_TASKRUN needs SINGLE_ISSUER; SQ_AFF needs SQPOLL. */
+	ck_assert_int_eq(ringo_ring_init(&ring, 4, RINGO_SETUP_DEFER_TASKRUN), -EINVAL);
+	ck_assert_int_eq(ringo_ring_init(&ring, 4, RINGO_SETUP_SQ_AFF), -EINVAL);
+	/* Not mapped by ringo. */
+	ck_assert_int_eq(ringo_ring_init(&ring, 4, RINGO_SETUP_NO_MMAP), -EINVAL);
+	ck_assert_int_eq(ringo_ring_init(&ring, 4, RINGO_SETUP_REGISTERED_FD_ONLY), -EINVAL);
+
+	/* A params struct with the kernel's answers still in it. */
+	memset(&p, 0, sizeof(p));
+	p.sq_entries = 4;
+	ck_assert_int_eq(ringo_ring_init_params(&ring, 4, &p), -EINVAL);
+	memset(&p, 0, sizeof(p));
+	p.features = RINGO_FEAT_SINGLE_MMAP;
+	ck_assert_int_eq(ringo_ring_init_params(&ring, 4, &p), -EINVAL);
+	ck_assert_int_eq(ringo_ring_init_params(&ring, 4, NULL), -EINVAL);
+
+	/* A CQ larger than the kernel allows: refused, or clamped with CLAMP. */
+	memset(&p, 0, sizeof(p));
+	p.flags = RINGO_SETUP_CQSIZE;
+	p.cq_entries = 1U << 20;
+	ck_assert_int_eq(ringo_ring_init_params(&ring, 4, &p), -EINVAL);
+	memset(&p, 0, sizeof(p));
+	p.flags = RINGO_SETUP_CQSIZE | RINGO_SETUP_CLAMP;
+	p.cq_entries = 1U << 20;
+	ret = ringo_ring_init_params(&ring, 4, &p);
+	if (test_io_uring_blocked(ret))
+		TEST_SKIP("io_uring unavailable: %s", ringo_setup_strerror(ret));
+	ck_assert_msg(ret == 0, "CQSIZE|CLAMP: %s", ringo_err_name(ret));
+	ck_assert_uint_eq(ring.cq.ring_entries, 2 * RINGO_RING_MAX_ENTRIES);
+	ck_assert_uint_eq(p.cq_entries, 2 * RINGO_RING_MAX_ENTRIES);
+	nop_round_trip(&ring, 3);
+	ringo_ring_exit(&ring);
+}
+END_TEST
+
+/*
+ * SINGLE_ISSUER: the task that made the ring is its only submitter. Another
+ * task (here a forked child sharing the ring fd) is refused with -EEXIST.
+ */
+START_TEST(test_single_issuer)
+{
+	struct ringo_ring ring;
+	pid_t pid;
+	int status;
+
+	TEST_RING_INIT(&ring, 4, RINGO_SETUP_SINGLE_ISSUER);
+	ck_assert_uint_ne(ring.flags & RINGO_SETUP_SINGLE_ISSUER, 0);
+	nop_round_trip(&ring, 1);
+
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		/* Asks to submit one SQE; the SQ itself is left alone. */
+		int ret = ringo_ring_enter(&ring, 1, 0, 0, NULL, 0);
+
+		_exit(ret == -EEXIST ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_msg(WEXITSTATUS(status) == 0, "another task could submit");
+
+	/* The owner still can. */
+	nop_round_trip(&ring, 2);
+	ringo_ring_exit(&ring);
+}
+END_TEST
+
+/* 1 if any mapping of this process is of an io_uring fd. */
+static int io_uring_mapped(void)
+{
+	char line[512];
+	FILE *f = fopen("/proc/self/maps", "re");
+	int found = 0;
+
+	ck_assert_ptr_nonnull(f);
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, "io_uring") != NULL;
+	fclose(f);
+	return found;
+}
+
+/* Bytes of address space this process uses now. */
+static unsigned long address_space_bytes(void)
+{
+	unsigned long pages = 0;
+	FILE *f = fopen("/proc/self/statm", "re");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fscanf(f, "%lu", &pages), 1);
+	fclose(f);
+	return pages * (unsigned long)sysconf(_SC_PAGESIZE);
+}
+
+/*
+ * The child's half of test_setup_unwinds: with the address space capped
+ * just above what it uses plus `room`, init a ring whose first mapping fits
+ * and whose SQE array does not. Exit 0 when init failed with -ENOMEM and
+ * left no fd and no mapping behind.
+ */
+static int unwind_child(unsigned long room)
+{
+	struct rlimit old, cap;
+	struct ringo_ring ring;
+	int lowest_free, ret, saved;
+
+	/* The ring's fd would take the lowest free number. */
+	lowest_free = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (lowest_free < 0)
+		return 10;
+	close(lowest_free);
+	if (getrlimit(RLIMIT_AS, &old))
+		return 11;
+	cap = old;
+	cap.rlim_cur = address_space_bytes() + room;
+	if (setrlimit(RLIMIT_AS, &cap))
+		return 12;
+	errno = 0;
+	ret = ringo_ring_init(&ring, RINGO_RING_MAX_ENTRIES, 0);
+	saved = errno;
+	setrlimit(RLIMIT_AS, &old);
+	if (ret == 0)
+		return 13;	/* the cap did not bite */
+	if (ret != -ENOMEM)
+		return 14;
+	if (saved != 0)
+		return 15;	/* errno is not ringo's to change */
+	if (fcntl(lowest_free, F_GETFD) != -1 || errno != EBADF)
+		return 16;	/* the ring fd stayed open */
+	if (io_uring_mapped())
+		return 17;	/* a ring mapping stayed */
+	if (ring.fd != -1 || ring.sq.ring_ptr || ring.sq.sqes || ring.cq.ring_ptr)
+		return 18;
+	ringo_ring_exit(&ring);	/* harmless after a failed init */
+	return 0;
+}
+
+/*
+ * A set-up that fails after io_uring_setup succeeded (here: the SQE array
+ * cannot be mapped) unwinds: ring fd closed, SQ/CQ mapping gone.
+ */
+START_TEST(test_setup_unwinds)
+{
+	/* 32768 SQEs: SQ+CQ rings ~1 MiB in one mapping, SQE array 2 MiB. */
+	const unsigned long room = 1536UL * 1024;
+	struct ringo_ring probe_ring;
+	pid_t pid;
+	int status;
+
+	/* io_uring must work at all, and map its rings as anon_inode:[io_uring]. */
+	TEST_RING_INIT(&probe_ring, RINGO_RING_MAX_ENTRIES, 0);
+	if (!(ringo_ring_features(&probe_ring) & RINGO_FEAT_SINGLE_MMAP) || !io_uring_mapped()) {
+		ringo_ring_exit(&probe_ring);
+		TEST_SKIP("rings not mapped in one piece, or not visible in /proc/self/maps");
+	}
+	ringo_ring_exit(&probe_ring);
+	ck_assert(!io_uring_mapped());
+
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(unwind_child(room));
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 13)
+		TEST_SKIP("the address-space cap did not make the SQE mapping fail");
+	ck_assert_msg(WEXITSTATUS(status) == 0, "unwind check failed: code %d",
+		      WEXITSTATUS(status));
+}
+END_TEST
+
+/*
+ * Every int-returning call on a NULL ring, a zeroed ring and an exited ring
+ * is -EINVAL (no crash, no syscall on fd 0); NULL out-pointers and bad sizes
+ * on a live ring are -EINVAL too.
+ */
+static void assert_dead_ring(struct ringo_ring *r)
+{
+	const struct ringo_timespec ts = { .tv_sec = 0, .tv_nsec = 1000 };
+	struct iovec iov = { .iov_base = &iov, .iov_len = sizeof(iov) };
+	struct ringo_napi napi = { .busy_poll_to = 1 };
+	unsigned limits[2] = { 0, 0 };
+	struct ringo_buf_group bg;
+	struct ringo_probe probe;
+	struct ringo_cqe cqes[1], *cqe = NULL;
+	int fds[1] = { -1 }, err = 0;
+
+	ck_assert_int_eq(ringo_ring_submit(r), -EINVAL);
+	ck_assert_int_eq(ringo_ring_submit_and_wait(r, 1), -EINVAL);
+	ck_assert_int_eq(ringo_ring_submit_and_wait_timeout(r, 1, &ts, NULL), -EINVAL);
+	ck_assert_int_eq(ringo_ring_get_events(r), -EINVAL);
+	ck_assert_int_eq(ringo_ring_enter(r, 0, 0, 0, NULL, 0), -EINVAL);
+	ck_assert_int_eq(ringo_ring_wait_cqe(r, &cqe), -EINVAL);
+	ck_assert_int_eq(ringo_ring_wait_cqe_timeout(r, &cqe, &ts), -EINVAL);
+	ck_assert_int_eq(ringo_ring_copy_cqes(r, cqes, 1, 0), -EINVAL);
+	ck_assert_int_eq(ringo_ring_register_files(r, fds, 1), -EINVAL);
+	ck_assert_int_eq(ringo_ring_register_files_sparse(r, 1), -EINVAL);
+	ck_assert_int_eq(ringo_ring_register_files_update(r, 0, fds, 1), -EINVAL);
+	ck_assert_int_eq(ringo_ring_register_file_alloc_range(r, 0, 1), -EINVAL);
+	ck_assert_int_eq(ringo_ring_unregister_files(r), -EINVAL);
+	ck_assert_int_eq(ringo_ring_register_buffers(r, &iov, 1), -EINVAL);
+	ck_assert_int_eq(ringo_ring_unregister_buffers(r), -EINVAL);
+	ck_assert_int_eq(ringo_ring_register_eventfd(r, 0), -EINVAL);
+	ck_assert_int_eq(ringo_ring_register_eventfd(r, -1), -EINVAL);
+	ck_assert_int_eq(ringo_ring_register_eventfd_async(r, 0), -EINVAL);
+	ck_assert_int_eq(ringo_ring_unregister_eventfd(r), -EINVAL);
+	ck_assert_int_eq(ringo_ring_probe(r, &probe), -EINVAL);
+	ck_assert_int_eq(ringo_ring_op_supported(r, RINGO_OP_NOP), -EINVAL);
+	ck_assert_int_eq(ringo_ring_register_napi(r, &napi), -EINVAL);
+	ck_assert_int_eq(ringo_ring_unregister_napi(r, &napi), -EINVAL);
+	ck_assert_int_eq(ringo_ring_enable(r), -EINVAL);
+	ck_assert_int_eq(ringo_ring_register_iowq_max_workers(r, limits), -EINVAL);
+	ck_assert_ptr_null(ringo_ring_setup_buf_ring(r, 4, 1, 0, NULL, &err));
+	ck_assert_int_eq(err, -EINVAL);
+	ck_assert_int_eq(ringo_ring_free_buf_ring(r, (struct ringo_buf_ring *)&iov, 1, 1),
+			 -EINVAL);
+	ck_assert_int_eq(ringo_buf_group_init(&bg, r, 1, 16, 4, 0), -EINVAL);
+	ringo_buf_group_exit(&bg);
+	ck_assert_uint_eq(ringo_ring_features(r), 0);
+	ringo_ring_exit(r);
+}
+
+START_TEST(test_bad_ring_and_null_args)
+{
+	const struct ringo_timespec ts = { .tv_sec = 0, .tv_nsec = 1000 };
+	struct ringo_ring ring, zeroed;
+	struct ringo_cqe *cqe = NULL;
+	struct iovec iov = { .iov_base = &iov, .iov_len = sizeof(iov) };
+	struct ringo_buf_ring *br;
+	unsigned flags_out = 0;
+	int stdin_open = fcntl(0, F_GETFD) >= 0, err = 0;
+
+	/* Neither a zeroed ring (fd 0) nor an exited one touches fd 0. */
+	ck_assert_int_eq(ringo_ring_peek_cqe(NULL, &cqe), -EINVAL);
+	assert_dead_ring(NULL);
+	memset(&zeroed, 0, sizeof(zeroed));
+	assert_dead_ring(&zeroed);
+	TEST_RING_INIT(&ring, 4, 0);
+	ringo_ring_exit(&ring);
+	assert_dead_ring(&ring);
+	if (stdin_open)
+		ck_assert_int_ge(fcntl(0, F_GETFD), 0);
+
+	TEST_RING_INIT(&ring, 4, 0);
+	ck_assert_int_eq(ringo_ring_peek_cqe(&ring, NULL), -EINVAL);
+	ck_assert_int_eq(ringo_ring_wait_cqe(&ring, NULL), -EINVAL);
+	ck_assert_int_eq(ringo_ring_wait_cqe_timeout(&ring, NULL, &ts), -EINVAL);
+	ck_assert_int_eq(ringo_ring_copy_cqes(&ring, NULL, 1, 0), -EINVAL);
+	ck_assert_int_eq(ringo_ring_copy_cqes(&ring, NULL, 0, 0), 0);
+	ck_assert_int_eq(ringo_ring_probe(&ring, NULL), -EINVAL);
+	ck_assert_int_eq(ringo_ring_register_buffers(&ring, NULL, 1), -EINVAL);
+	ck_assert_int_eq(ringo_ring_register_buffers(&ring, &iov, 0), -EINVAL);
+	ck_assert_int_eq(ringo_ring_register_files_update(&ring, 0, NULL, 1), -EINVAL);
+	ck_assert_int_eq(ringo_ring_register_files_sparse(&ring, 0), -EINVAL);
+	ck_assert_int_eq(ringo_ring_register_eventfd(&ring, -1), -EBADF);
+	ck_assert_int_eq(ringo_ring_register_eventfd_async(&ring, -1), -EBADF);
+	ck_assert_int_eq(ringo_ring_register_napi(&ring, NULL), -EINVAL);
+	ck_assert_int_eq(ringo_ring_register_iowq_max_workers(&ring, NULL), -EINVAL);
+
+	/* Buffer rings: bgid out of range, unknown flags, NULL ring pointer. */
+	br = ringo_ring_setup_buf_ring(&ring, 4, 1U << 16, 0, &flags_out, &err);
+	ck_assert_ptr_null(br);
+	ck_assert_int_eq(err, -EINVAL);
+	br = ringo_ring_setup_buf_ring(&ring, 4, 1, 1U << 15, &flags_out, &err);
+	ck_assert_ptr_null(br);
+	ck_assert_int_eq(err, -EINVAL);
+	ck_assert_ptr_null(ringo_ring_setup_buf_ring(&ring, 3, 1, 0, NULL, NULL));
+	ck_assert_int_eq(ringo_ring_free_buf_ring(&ring, NULL, 4, 1), -EINVAL);
+	ck_assert_int_eq(ringo_ring_free_buf_ring(&ring, (struct ringo_buf_ring *)&iov, 4, 1U << 16),
+			 -EINVAL);
+
+	/* The ring is unharmed by all of it. */
+	nop_round_trip(&ring, 0xfeed);
+	ringo_ring_exit(&ring);
+}
+END_TEST
+
+/* ---- Registration --------------------------------------------------------- */
+
+/* Open /dev/zero into a direct descriptor; res as the kernel gave it. */
+static int open_direct(struct ringo_ring *ring, unsigned slot, uint64_t user_data)
+{
+	struct ringo_sqe *sqe = test_get_sqe_ud(ring, user_data);
+	struct ringo_cqe cqe;
+
+	ringo_prep_openat_direct(sqe, AT_FDCWD, "/dev/zero", O_RDONLY, 0, slot);
+	cqe = test_submit_wait_one(ring);
+	ck_assert_uint_eq(cqe.user_data, user_data);
+	ck_assert_uint_eq(cqe.flags, 0);
+	return cqe.res;
+}
+
+/* A sparse table (5.19) and the range kernel-picked slots come from (6.0). */
+START_TEST(test_register_files_sparse_alloc_range)
+{
+	struct ringo_ring ring;
+	int fds[1], ret;
+
+	TEST_RING_INIT(&ring, 2, 0);
+	if (!test_kernel_at_least(6, 0) || ringo_ring_op_supported(&ring, RINGO_OP_OPENAT) != 1) {
+		ringo_ring_exit(&ring);
+		TEST_SKIP("sparse tables and alloc ranges need Linux 6.0");
+	}
+
+	/* No table yet: every range lies outside it. */
+	ck_assert_int_eq(ringo_ring_register_file_alloc_range(&ring, 0, 1), -EINVAL);
+
+	ret = ringo_ring_register_files_sparse(&ring, 4);
+	ck_assert_msg(ret == 0, "register_files_sparse: %s", ringo_err_name(ret));
+	ck_assert_int_eq(ringo_ring_register_files_sparse(&ring, 4), -EBUSY);
+	/* Every slot starts empty. */
+	read_fixed_file(&ring, 0, -EBADF);
+	read_fixed_file(&ring, 3, -EBADF);
+
+	/* The range must lie inside the table. */
+	ck_assert_int_eq(ringo_ring_register_file_alloc_range(&ring, 3, 2), -EINVAL);
+	ck_assert_int_eq(ringo_ring_register_file_alloc_range(&ring, 2, 2), 0);
+
+	/* Kernel-picked slots come from [2, 4) only, then the range is full. */
+	ck_assert_int_eq(open_direct(&ring, RINGO_FILE_INDEX_ALLOC, 0x10), 2);
+	ck_assert_int_eq(open_direct(&ring, RINGO_FILE_INDEX_ALLOC, 0x11), 3);
+	ck_assert_int_eq(open_direct(&ring, RINGO_FILE_INDEX_ALLOC, 0x12), -ENFILE);
+	read_fixed_file(&ring, 2, 128);
+	read_fixed_file(&ring, 3, 128);
+	read_fixed_file(&ring, 0, -EBADF);
+
+	/* Slots outside the range are still there when named. */
+	ck_assert_int_eq(open_direct(&ring, 0, 0x13), 0);
+	read_fixed_file(&ring, 0, 128);
+	fds[0] = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(fds[0], 0);
+	ck_assert_int_eq(ringo_ring_register_files_update(&ring, 1, fds, 1), 1);
+	close(fds[0]);
+	read_fixed_file(&ring, 1, 128);
+
+	/* A freed slot in the range is handed out again. */
+	ringo_prep_close_direct(test_get_sqe_ud(&ring, 0x14), 2);
+	test_submit_expect(&ring, 0x14, 0);
+	read_fixed_file(&ring, 2, -EBADF);
+	ck_assert_int_eq(open_direct(&ring, RINGO_FILE_INDEX_ALLOC, 0x15), 2);
+
+	ck_assert_int_eq(ringo_ring_unregister_files(&ring), 0);
+	ck_assert_int_eq(ringo_ring_register_file_alloc_range(&ring, 0, 1), -EINVAL);
+	ringo_ring_exit(&ring);
+}
+END_TEST
+
+/* ---- More timeouts and cross-ring messages -------------------------------- */
+
+/* A 3 s timeout moved to 10 ms fires after 10 ms (5.11). */
+START_TEST(test_timeout_update)
+{
+	const struct ringo_timespec later = { .tv_sec = 3, .tv_nsec = 0 };
+	const struct ringo_timespec soon = { .tv_sec = 0, .tv_nsec = 10 * 1000000 };
+	struct ringo_ring ring;
+	struct ringo_sqe *sqe;
+	struct ringo_cqe cqe;
+	int64_t started;
+	int i, seen_update = 0, seen_timeout = 0;
+
+	TEST_RING_INIT(&ring, 4, 0);
+	if (!test_kernel_at_least(5, 11)) {
+		ringo_ring_exit(&ring);
+		TEST_SKIP("timeout update needs Linux 5.11");
+	}
+	started = test_now_ns();
+	queue_timeout(&ring, &later, 0xa1);
+	ck_assert_int_eq(ringo_ring_submit(&ring), 1);
+
+	sqe = test_get_sqe_ud(&ring, 0xa2);
+	ringo_prep_timeout_update(sqe, &soon, 0xa1, 0);
+	ck_assert_uint_eq(sqe->opcode, RINGO_OP_TIMEOUT_REMOVE);
+	ck_assert_uint_eq(sqe->addr, 0xa1);
+	ck_assert_uint_eq(sqe->timeout_flags, RINGO_TIMEOUT_UPDATE);
+	ck_assert_int_eq(ringo_ring_submit(&ring), 1);
+	for (i = 0; i < 2; i++) {
+		cqe = test_wait_one(&ring);
+		if (cqe.user_data == 0xa2) {
+			test_assert_cqe(&cqe, 0xa2, 0, 0);
+			seen_update++;
+		} else {
+			test_assert_cqe(&cqe, 0xa1, -ETIME, 0);
+			seen_timeout++;
+		}
+	}
+	ck_assert_int_eq(seen_update, 1);
+	ck_assert_int_eq(seen_timeout, 1);
+	assert_waited_10ms(test_now_ns() - started);
+
+	/* Updating a timeout that is gone. */
+	ringo_prep_timeout_update(test_get_sqe_ud(&ring, 0xa3), &soon, 0xa1, 0);
+	test_submit_expect(&ring, 0xa3, -ENOENT);
+	ringo_ring_exit(&ring);
+}
+END_TEST
+
+/* msg_ring (5.18) posts a CQE with our res and user_data on another ring. */
+START_TEST(test_msg_ring)
+{
+	struct ringo_ring ring, target;
+	struct ringo_sqe *sqe;
+	struct ringo_cqe cqe;
+	int nullfd;
+
+	TEST_RING_INIT(&ring, 4, 0);
+	if (ringo_ring_op_supported(&ring, RINGO_OP_MSG_RING) != 1) {
+		ringo_ring_exit(&ring);
+		TEST_SKIP("kernel lacks RINGO_OP_MSG_RING");
+	}
+	if (test_ring_init(&target, 4, 0)) {
+		ringo_ring_exit(&ring);
+		TEST_SKIP("io_uring unavailable");
+	}
+
+	sqe = test_get_sqe_ud(&ring, 0xb1);
+	ringo_prep_msg_ring(sqe, target.fd, 1234, 0xdeadbeefcafeULL, 0);
+	ck_assert_uint_eq(sqe->opcode, RINGO_OP_MSG_RING);
+	ck_assert_int_eq(sqe->fd, target.fd);
+	test_submit_expect(&ring, 0xb1, 0);
+
+	cqe = test_wait_one(&target);
+	test_assert_cqe(&cqe, 0xdeadbeefcafeULL, 1234, 0);
+	ck_assert_uint_eq(ringo_ring_cq_ready(&ring), 0);
+
+	/* The target must be a ring. */
+	nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(nullfd, 0);
+	ringo_prep_msg_ring(test_get_sqe_ud(&ring, 0xb2), nullfd, 1, 2, 0);
+	test_submit_expect(&ring, 0xb2, -EBADFD);
+	close(nullfd);
+	ck_assert_uint_eq(ringo_ring_cq_ready(&target), 0);
+
+	ringo_ring_exit(&target);
+	ringo_ring_exit(&ring);
+}
+END_TEST
+
 /* ---- Error text ------------------------------------------------------- */
 
 START_TEST(test_error_strings)
@@ -960,6 +1546,10 @@ static Suite *suite(void)
 	tcase_add_test(core, test_copy_cqes_wrapping);
 	tcase_add_test(core, test_register_files_update);
 	tcase_add_test(core, test_sq_full);
+	tcase_add_test(core, test_flush_and_enter);
+	tcase_add_test(core, test_register_files_sparse_alloc_range);
+	tcase_add_test(core, test_timeout_update);
+	tcase_add_test(core, test_msg_ring);
 	tcase_add_test(core, test_error_strings);
 
 	tcase_add_test(setup, test_bad_arguments);
@@ -974,9 +1564,15 @@ static Suite *suite(void)
 	tcase_add_test(setup, test_eventfd);
 	tcase_add_test(setup, test_napi);
 	tcase_add_test(setup, test_enable_and_iowq_limits);
+	tcase_add_test(setup, test_sqpoll_affinity);
+	tcase_add_test(setup, test_setup_flag_errors);
+	tcase_add_test(setup, test_single_issuer);
+	tcase_add_test(setup, test_setup_unwinds);
+	tcase_add_test(setup, test_bad_ring_and_null_args);
 
 	tcase_add_test(cq, test_submit_and_wait_timeout);
 	tcase_add_test(cq, test_wait_cqe_timeout);
+	tcase_add_test(cq, test_wait_sigmask);
 	tcase_add_test(cq, test_peek_cqe);
 	tcase_add_test(cq, test_cq_overflow);
 	tcase_add_test(cq, test_for_each_cqe);

@@ -879,6 +879,107 @@ START_TEST(test_openat_missing)
 }
 END_TEST
 
+/* ---- Fixed buffers: the errors ------------------------------------------- */
+
+START_TEST(test_fixed_buffers_errors)
+{
+	unsigned char raw[2][32], outside[32];
+	struct iovec bufs[2] = {
+		{ .iov_base = raw[0], .iov_len = sizeof(raw[0]) },
+		{ .iov_base = raw[1], .iov_len = sizeof(raw[1]) },
+	};
+	struct ringo_ring ring;
+	struct ringo_sqe *sqe;
+	int fd, ret;
+
+	TEST_RING_INIT(&ring, 2, 0);
+	fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+
+	/* Nothing registered yet. */
+	ck_assert_int_eq(ringo_ring_unregister_buffers(&ring), -ENXIO);
+	sqe = test_get_sqe_ud(&ring, 0xf0);
+	ringo_prep_read_fixed(sqe, fd, raw[0], 8, 0, 0);
+	test_submit_expect(&ring, 0xf0, -EFAULT);
+
+	ret = ringo_ring_register_buffers(&ring, bufs, 2);
+	ck_assert_msg(ret == 0, "register_buffers: %s", ringo_err_name(ret));
+	ck_assert_int_eq(ringo_ring_register_buffers(&ring, bufs, 2), -EBUSY);
+
+	/* In range: works, and lands in buffer 1. */
+	memset(raw, 0x77, sizeof(raw));
+	sqe = test_get_sqe_ud(&ring, 0xf1);
+	ringo_prep_read_fixed(sqe, fd, raw[1] + 8, 16, 0, 1);
+	test_submit_expect(&ring, 0xf1, 16);
+	ck_assert_uint_eq(raw[1][7], 0x77);
+	ck_assert_uint_eq(raw[1][8], 0);
+	ck_assert_uint_eq(raw[1][23], 0);
+	ck_assert_uint_eq(raw[1][24], 0x77);
+
+	/* An index past the table. */
+	sqe = test_get_sqe_ud(&ring, 0xf2);
+	ringo_prep_read_fixed(sqe, fd, raw[0], 8, 0, 2);
+	test_submit_expect(&ring, 0xf2, -EFAULT);
+
+	/* A range that leaves the buffer it names. */
+	sqe = test_get_sqe_ud(&ring, 0xf3);
+	ringo_prep_read_fixed(sqe, fd, raw[0] + 24, 16, 0, 0);
+	test_submit_expect(&ring, 0xf3, -EFAULT);
+	sqe = test_get_sqe_ud(&ring, 0xf4);
+	ringo_prep_read_fixed(sqe, fd, outside, 8, 0, 0);
+	test_submit_expect(&ring, 0xf4, -EFAULT);
+
+	ck_assert_int_eq(ringo_ring_unregister_buffers(&ring), 0);
+	ck_assert_int_eq(ringo_ring_unregister_buffers(&ring), -ENXIO);
+	close(fd);
+	ringo_ring_exit(&ring);
+}
+END_TEST
+
+/* ---- tee ------------------------------------------------------------------ */
+
+/* tee (5.8) copies pipe data to another pipe without consuming it. */
+START_TEST(test_tee)
+{
+	struct ringo_ring ring;
+	struct ringo_sqe *sqe;
+	int in[2], out[2];
+	char buf[8];
+
+	TEST_RING_INIT(&ring, 2, 0);
+	RING_REQUIRE_OP(&ring, RINGO_OP_TEE);
+	ck_assert_int_eq(pipe2(in, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(out, O_CLOEXEC | O_NONBLOCK), 0);
+	ck_assert_int_eq(write(in[1], "teedata", 7), 7);
+
+	sqe = test_get_sqe_ud(&ring, 0x7ee);
+	ringo_prep_tee(sqe, in[0], out[1], 7, 0);
+	ck_assert_uint_eq(sqe->opcode, RINGO_OP_TEE);
+	ck_assert_int_eq(sqe->fd, out[1]);
+	ck_assert_int_eq(sqe->splice_fd_in, in[0]);
+	test_submit1_expect(&ring, 0x7ee, 7);
+
+	memset(buf, 0, sizeof(buf));
+	ck_assert_int_eq(read(out[0], buf, sizeof(buf)), 7);
+	ck_assert_mem_eq(buf, "teedata", 7);
+	/* The source still holds its copy. */
+	memset(buf, 0, sizeof(buf));
+	ck_assert_int_eq(read(in[0], buf, sizeof(buf)), 7);
+	ck_assert_mem_eq(buf, "teedata", 7);
+
+	/* tee wants pipes at both ends. */
+	sqe = test_get_sqe_ud(&ring, 0x7ef);
+	ringo_prep_tee(sqe, tmp_dirfd, out[1], 7, 0);
+	test_submit_expect(&ring, 0x7ef, -EINVAL);
+
+	close(in[0]);
+	close(in[1]);
+	close(out[0]);
+	close(out[1]);
+	ringo_ring_exit(&ring);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("ring_fs");
@@ -893,6 +994,8 @@ static Suite *suite(void)
 	tcase_add_test(rw, test_write_fixed_read_fixed);
 	tcase_add_test(rw, test_read_at_eof);
 	tcase_add_test(rw, test_read_file_position);
+	tcase_add_test(rw, test_fixed_buffers_errors);
+	tcase_add_test(rw, test_tee);
 
 	tcase_add_test(meta, test_openat);
 	tcase_add_test(meta, test_close);

@@ -21,6 +21,7 @@
 #include <poll.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -903,6 +904,268 @@ START_TEST(test_poll_multishot)
 }
 END_TEST
 
+/* ---- poll update, epoll_ctl, cancel by fd --------------------------------- */
+
+/* A pending POLLIN poll turned into a POLLOUT one with a new user_data (5.13). */
+START_TEST(test_poll_update)
+{
+	struct ringo_cqe update_cqe, poll_cqe;
+	struct ringo_sqe *sqe;
+	struct tcp_pair p;
+
+	if (!test_kernel_at_least(5, 13))
+		TEST_SKIP("poll update needs Linux 5.13");
+	RING_UP(8);
+	REQUIRE_TCP_OPS();
+	TEST_REQUIRE_OP(&ring, RINGO_OP_POLL_ADD);
+	TEST_REQUIRE_OP(&ring, RINGO_OP_POLL_REMOVE);
+	tcp_pair_open(&p);
+
+	ringo_prep_poll_add(get_sqe(0x4001), p.server, POLLIN);
+	ck_assert_int_eq(ringo_ring_submit(&ring), 1);
+	ck_assert_int_eq(cqe_within_ms(20), 0);
+
+	sqe = get_sqe(0x4003);
+	ringo_prep_poll_update(sqe, 0x4001, 0x4002, POLLOUT,
+			       RINGO_POLL_UPDATE_EVENTS | RINGO_POLL_UPDATE_USER_DATA);
+	ck_assert_uint_eq(sqe->opcode, RINGO_OP_POLL_REMOVE);
+	ck_assert_uint_eq(sqe->addr, 0x4001);
+	ck_assert_uint_eq(sqe->off, 0x4002);
+	ck_assert_uint_eq(sqe->len, RINGO_POLL_UPDATE_EVENTS | RINGO_POLL_UPDATE_USER_DATA);
+	ck_assert_uint_eq(sqe->poll32_events, POLLOUT);
+	ck_assert_int_eq(ringo_ring_submit(&ring), 1);
+
+	/* The socket is writable: the updated poll fires at once, as 0x4002. */
+	wait_two(0x4003, &update_cqe, &poll_cqe);
+	test_assert_cqe(&update_cqe, 0x4003, 0, 0);
+	ck_assert_uint_eq(poll_cqe.user_data, 0x4002);
+	ck_assert_msg(poll_cqe.res > 0 && (poll_cqe.res & POLLOUT), "poll res %#x",
+		      (unsigned)poll_cqe.res);
+	ck_assert_uint_eq(poll_cqe.res & POLLIN, 0);
+	ck_assert_uint_eq(poll_cqe.flags, 0);
+
+	/* The old user_data names nothing any more. */
+	ringo_prep_poll_update(get_sqe(0x4004), 0x4001, 0x4005, POLLIN,
+			       RINGO_POLL_UPDATE_EVENTS | RINGO_POLL_UPDATE_USER_DATA);
+	update_cqe = test_submit_wait_one(&ring);
+	test_assert_cqe(&update_cqe, 0x4004, -ENOENT, 0);
+
+	/* A new user_data without RINGO_POLL_UPDATE_USER_DATA is refused. */
+	ringo_prep_poll_update(get_sqe(0x4006), 0x4002, 0x4007, POLLIN,
+			       RINGO_POLL_UPDATE_EVENTS);
+	update_cqe = test_submit_wait_one(&ring);
+	test_assert_cqe(&update_cqe, 0x4006, -EINVAL, 0);
+}
+END_TEST
+
+/* epoll_ctl(2) through the ring (5.6): add, a duplicate add, del, mod. */
+START_TEST(test_epoll_ctl)
+{
+	struct epoll_event ev, out;
+	struct ringo_sqe *sqe;
+	struct ringo_cqe cqe;
+	struct tcp_pair p;
+	int epfd;
+
+	RING_UP(4);
+	REQUIRE_TCP_OPS();
+	TEST_REQUIRE_OP(&ring, RINGO_OP_EPOLL_CTL);
+	tcp_pair_open(&p);
+	epfd = track(epoll_create1(EPOLL_CLOEXEC));
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.u64 = 0x1234567890ULL;
+	sqe = get_sqe(0x5001);
+	ringo_prep_epoll_ctl(sqe, epfd, p.server, EPOLL_CTL_ADD, &ev);
+	ck_assert_uint_eq(sqe->opcode, RINGO_OP_EPOLL_CTL);
+	ck_assert_int_eq(sqe->fd, epfd);
+	ck_assert_uint_eq(sqe->off, (uint64_t)p.server);
+	ck_assert_uint_eq(sqe->len, EPOLL_CTL_ADD);
+	cqe = test_submit_wait_one(&ring);
+	test_assert_cqe(&cqe, 0x5001, 0, 0);
+
+	/* Registered for real: epoll reports the socket once data arrives. */
+	ck_assert_int_eq(epoll_wait(epfd, &out, 1, 0), 0);
+	ck_assert_int_eq(send(p.client, "e", 1, 0), 1);
+	ck_assert_int_eq(epoll_wait(epfd, &out, 1, 5000), 1);
+	ck_assert_uint_eq(out.events & EPOLLIN, EPOLLIN);
+	ck_assert_uint_eq(out.data.u64, 0x1234567890ULL);
+
+	ringo_prep_epoll_ctl(get_sqe(0x5002), epfd, p.server, EPOLL_CTL_ADD, &ev);
+	cqe = test_submit_wait_one(&ring);
+	test_assert_cqe(&cqe, 0x5002, -EEXIST, 0);
+
+	ringo_prep_epoll_ctl(get_sqe(0x5003), epfd, p.server, EPOLL_CTL_DEL, NULL);
+	cqe = test_submit_wait_one(&ring);
+	test_assert_cqe(&cqe, 0x5003, 0, 0);
+	ck_assert_int_eq(epoll_wait(epfd, &out, 1, 0), 0);
+
+	ringo_prep_epoll_ctl(get_sqe(0x5004), epfd, p.server, EPOLL_CTL_MOD, &ev);
+	cqe = test_submit_wait_one(&ring);
+	test_assert_cqe(&cqe, 0x5004, -ENOENT, 0);
+}
+END_TEST
+
+/* Cancel every op on one fd (5.19): both pending recvs end -ECANCELED. */
+START_TEST(test_cancel_fd)
+{
+	unsigned char buf1[4], buf2[4];
+	struct ringo_cqe cqe;
+	struct tcp_pair p;
+	bool seen[2] = { false, false };
+	bool seen_cancel = false;
+	int i;
+
+	if (!test_kernel_at_least(5, 19))
+		TEST_SKIP("cancel by fd needs Linux 5.19");
+	RING_UP(8);
+	REQUIRE_TCP_OPS();
+	TEST_REQUIRE_OP(&ring, RINGO_OP_ASYNC_CANCEL);
+	tcp_pair_open(&p);
+
+	ringo_prep_recv(get_sqe(0x6001), p.server, buf1, sizeof(buf1), 0);
+	ringo_prep_recv(get_sqe(0x6002), p.server, buf2, sizeof(buf2), 0);
+	ck_assert_int_eq(ringo_ring_submit(&ring), 2);
+	ck_assert_int_eq(cqe_within_ms(20), 0);
+
+	ringo_prep_cancel_fd(get_sqe(0x6003), p.server, RINGO_ASYNC_CANCEL_ALL);
+	ck_assert_int_eq(ringo_ring_submit(&ring), 1);
+	for (i = 0; i < 3; i++) {
+		cqe = test_wait_one(&ring);
+		if (cqe.user_data == 0x6003) {
+			ck_assert(!seen_cancel);
+			seen_cancel = true;
+			/* With CANCEL_ALL, res is how many were cancelled. */
+			test_assert_cqe(&cqe, 0x6003, 2, 0);
+			continue;
+		}
+		ck_assert_msg(cqe.user_data == 0x6001 || cqe.user_data == 0x6002,
+			      "user_data %#llx", (unsigned long long)cqe.user_data);
+		ck_assert(!seen[cqe.user_data - 0x6001]);
+		seen[cqe.user_data - 0x6001] = true;
+		test_assert_cqe(&cqe, cqe.user_data, -ECANCELED, 0);
+	}
+	ck_assert(seen_cancel && seen[0] && seen[1]);
+
+	/* Nothing left on that fd. */
+	ringo_prep_cancel_fd(get_sqe(0x6004), p.server, 0);
+	cqe = test_submit_wait_one(&ring);
+	test_assert_cqe(&cqe, 0x6004, -ENOENT, 0);
+}
+END_TEST
+
+/* ---- more zero-copy sends ------------------------------------------------- */
+
+/*
+ * The two CQEs of a zero-copy send of `len` bytes that was linked before a
+ * recv (0xffffffff) of `recv_len` bytes into `got`: the result with F_MORE,
+ * then the recv and the F_NOTIF notification in either order.
+ */
+static void expect_zc_send_and_recv(uint64_t send_ud, int len, const void *got,
+				    const void *want, size_t recv_len)
+{
+	bool seen_recv = false, seen_notif = false;
+	struct ringo_cqe cqe;
+	int i;
+
+	cqe = test_wait_one(&ring);
+	test_assert_cqe(&cqe, send_ud, len, RINGO_CQE_F_MORE);
+	for (i = 0; i < 2; i++) {
+		cqe = test_wait_one(&ring);
+		if (cqe.user_data == 0xffffffff) {
+			ck_assert(!seen_recv);
+			seen_recv = true;
+			expect_received(&cqe, 0xffffffff, got, want, recv_len);
+		} else {
+			ck_assert(!seen_notif);
+			seen_notif = true;
+			test_assert_cqe(&cqe, send_ud, 0, RINGO_CQE_F_NOTIF);
+		}
+	}
+	ck_assert(seen_recv && seen_notif);
+}
+
+/* send_zc out of a registered buffer (6.0). */
+START_TEST(test_send_zc_fixed)
+{
+	unsigned char reg[64], recv_buf[20] = { 0 };
+	struct iovec iov = { .iov_base = reg, .iov_len = sizeof(reg) };
+	struct ringo_sqe *sqe;
+	struct ringo_cqe cqe;
+	struct tcp_pair p;
+	unsigned i;
+
+	if (!test_kernel_at_least(6, 0))
+		TEST_SKIP("send_zc needs Linux 6.0");
+	RING_UP(16);
+	REQUIRE_TCP_OPS();
+	TEST_REQUIRE_OP(&ring, RINGO_OP_SEND_ZC);
+	tcp_pair_open(&p);
+	for (i = 0; i < sizeof(reg); i++)
+		reg[i] = (unsigned char)(i * 7 + 1);
+	ck_assert_int_eq(ringo_ring_register_buffers(&ring, &iov, 1), 0);
+
+	/* 20 bytes from the middle of buffer 0. */
+	sqe = get_sqe(0xeeeeeeee);
+	ringo_prep_send_zc_fixed(sqe, p.client, reg + 10, 20, 0, 0, 0);
+	ck_assert_uint_eq(sqe->opcode, RINGO_OP_SEND_ZC);
+	ck_assert_uint_eq(sqe->ioprio & RINGO_RECVSEND_FIXED_BUF, RINGO_RECVSEND_FIXED_BUF);
+	ck_assert_uint_eq(sqe->buf_index, 0);
+	submit_send_then_recv(sqe, p.server, recv_buf, sizeof(recv_buf));
+	expect_zc_send_and_recv(0xeeeeeeee, 20, recv_buf, reg + 10, sizeof(recv_buf));
+
+	/* A buffer index that was never registered. */
+	ringo_prep_send_zc_fixed(get_sqe(0xe1), p.client, reg, 4, 0, 0, 3);
+	cqe = test_submit_wait_one(&ring);
+	ck_assert_uint_eq(cqe.user_data, 0xe1);
+	ck_assert_int_eq(cqe.res, -EFAULT);
+	if (cqe.flags & RINGO_CQE_F_MORE) {
+		cqe = test_wait_one(&ring);
+		test_assert_cqe(&cqe, 0xe1, 0, RINGO_CQE_F_NOTIF);
+	}
+	ck_assert_int_eq(ringo_ring_unregister_buffers(&ring), 0);
+}
+END_TEST
+
+/* sendmsg_zc (6.1): two iovecs gathered into one stream, result then notification. */
+START_TEST(test_sendmsg_zc)
+{
+	static const unsigned char part1[6] = { 1, 2, 3, 4, 5, 6 };
+	static const unsigned char part2[9] = { 7, 8, 9, 10, 11, 12, 13, 14, 15 };
+	unsigned char want[15], recv_buf[15] = { 0 };
+	struct iovec iov[2] = {
+		{ .iov_base = (void *)part1, .iov_len = sizeof(part1) },
+		{ .iov_base = (void *)part2, .iov_len = sizeof(part2) },
+	};
+	struct msghdr msg;
+	struct ringo_sqe *sqe;
+	struct tcp_pair p;
+
+	if (!test_kernel_at_least(6, 1))
+		TEST_SKIP("sendmsg_zc needs Linux 6.1");
+	RING_UP(16);
+	REQUIRE_TCP_OPS();
+	TEST_REQUIRE_OP(&ring, RINGO_OP_SENDMSG_ZC);
+	tcp_pair_open(&p);
+
+	memcpy(want, part1, sizeof(part1));
+	memcpy(want + sizeof(part1), part2, sizeof(part2));
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = iov;
+	msg.msg_iovlen = 2;
+
+	sqe = get_sqe(0x7001);
+	ringo_prep_sendmsg_zc(sqe, p.client, &msg, 0);
+	ck_assert_uint_eq(sqe->opcode, RINGO_OP_SENDMSG_ZC);
+	ck_assert_int_eq(sqe->fd, p.client);
+	ck_assert_uint_eq(sqe->addr, (uint64_t)(uintptr_t)&msg);
+	ck_assert_uint_eq(sqe->len, 1);
+	submit_send_then_recv(sqe, p.server, recv_buf, sizeof(recv_buf));
+	expect_zc_send_and_recv(0x7001, (int)sizeof(want), recv_buf, want, sizeof(recv_buf));
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("ring_net");
@@ -915,6 +1178,10 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_shutdown);
 	tcase_add_test(tc, test_connect_refused);
 	tcase_add_test(tc, test_send_zc_recv);
+	tcase_add_test(tc, test_send_zc_fixed);
+	tcase_add_test(tc, test_sendmsg_zc);
+	tcase_add_test(tc, test_cancel_fd);
+	tcase_add_test(tc, test_epoll_ctl);
 
 	tc = test_tcase(s, "udp", setup, teardown, 30);
 	tcase_add_test(tc, test_sendmsg_recvmsg);
@@ -935,6 +1202,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_poll_add_readable);
 	tcase_add_test(tc, test_poll_remove);
 	tcase_add_test(tc, test_poll_multishot);
+	tcase_add_test(tc, test_poll_update);
 
 	return s;
 }

@@ -8,6 +8,13 @@
  * never set for the caller. The hot path (getting an SQE, reading and
  * retiring CQEs) is inline here so a program pays no call per operation.
  *
+ * Bad arguments (a NULL or exited ring, NULL out-pointers, sizes that are
+ * zero or not a power of two, unknown buffer ids) are -EINVAL, never a
+ * crash. The exceptions are the inline accessors that return a count, a flag
+ * or a pointer (get_sqe, sq_ready, cq_ready, cq_advance, ...) and
+ * ringo_ring_flush_sq: they are the per-operation hot path and take a ring
+ * that ringo_ring_init set up, unchecked, as liburing's do.
+ *
  * Threading: a ring is not thread-safe. One thread submits and reaps.
  */
 #ifndef RINGO_RING_H
@@ -149,13 +156,16 @@ RINGO_EXTERN unsigned ringo_ring_features(const struct ringo_ring *ring);
 
 /* Register `nr` fds as direct descriptors 0..nr-1 (-1 leaves a slot empty). */
 RINGO_EXTERN int ringo_ring_register_files(struct ringo_ring *ring, const int *fds, unsigned nr);
-/* Register an empty table of `nr` direct descriptors (5.19). */
+/* Register an empty table of `nr` direct descriptors (5.19); -EBUSY when a
+ * table is already registered. */
 RINGO_EXTERN int ringo_ring_register_files_sparse(struct ringo_ring *ring, unsigned nr);
 /* Replace slots off..off+nr-1; -1 clears, RINGO_REGISTER_FILES_SKIP keeps.
  * Returns the number of slots updated. */
 RINGO_EXTERN int ringo_ring_register_files_update(struct ringo_ring *ring, unsigned off,
 						  const int *fds, unsigned nr);
-/* Restrict kernel-picked slots (RINGO_FILE_INDEX_ALLOC) to [off, off+len). */
+/* Restrict kernel-picked slots (RINGO_FILE_INDEX_ALLOC) to [off, off+len)
+ * (6.0); -EINVAL when the range does not lie inside the registered table
+ * (also when there is none). Slots outside it can still be named. */
 RINGO_EXTERN int ringo_ring_register_file_alloc_range(struct ringo_ring *ring, unsigned off,
 						      unsigned len);
 RINGO_EXTERN int ringo_ring_unregister_files(struct ringo_ring *ring);
@@ -288,6 +298,7 @@ static inline struct ringo_sqe *ringo_ring_get_sqe(struct ringo_ring *ring)
 /* SQEs handed out or published but not yet consumed by the kernel. */
 static inline unsigned ringo_ring_sq_ready(const struct ringo_ring *ring)
 {
+	/* Acquire, as in get_sqe: an SQPOLL thread moves khead on its own. */
 	return ring->sq.sqe_tail - __atomic_load_n(ring->sq.khead, __ATOMIC_ACQUIRE);
 }
 
@@ -308,10 +319,14 @@ static inline unsigned ringo_ring_cq_ready(const struct ringo_ring *ring)
 /* The kernel has CQEs it could not post (CQ full); entering flushes them. */
 static inline bool ringo_ring_cq_overflow(const struct ringo_ring *ring)
 {
+	/* Relaxed: a hint read before entering; no data hangs on this flag. */
 	return __atomic_load_n(ring->sq.kflags, __ATOMIC_RELAXED) & RINGO_SQ_CQ_OVERFLOW;
 }
 
-/* The SQPOLL thread went to sleep; the next submit must wake it. */
+/*
+ * The SQPOLL thread went to sleep; the next submit must wake it. Relaxed:
+ * submit itself puts a full fence between the tail store and this load.
+ */
 static inline bool ringo_ring_sq_need_wakeup(const struct ringo_ring *ring)
 {
 	return __atomic_load_n(ring->sq.kflags, __ATOMIC_RELAXED) & RINGO_SQ_NEED_WAKEUP;
@@ -333,11 +348,17 @@ static inline void ringo_ring_cqe_seen(struct ringo_ring *ring, struct ringo_cqe
 	ringo_ring_cq_advance(ring, 1);
 }
 
-/* The next ready CQE without waiting: 0 and *cqe, or -EAGAIN (*cqe = NULL). */
+/*
+ * The next ready CQE without waiting: 0 and *cqe, or -EAGAIN (*cqe = NULL).
+ * -EINVAL for a NULL ring or cqe (a constant &ring folds the test away).
+ */
 static inline int ringo_ring_peek_cqe(struct ringo_ring *ring, struct ringo_cqe **cqe)
 {
-	unsigned head = *ring->cq.khead;
+	unsigned head;
 
+	if (!ring || !cqe)
+		return -EINVAL;
+	head = *ring->cq.khead;
 	if (__atomic_load_n(ring->cq.ktail, __ATOMIC_ACQUIRE) != head) {
 		*cqe = &ring->cq.cqes[head & ring->cq.ring_mask];
 		return 0;
@@ -347,7 +368,8 @@ static inline int ringo_ring_peek_cqe(struct ringo_ring *ring, struct ringo_cqe 
 }
 
 /* Walk ready CQEs without retiring them; retire with ringo_ring_cq_advance.
- * `head` is an unsigned loop variable. */
+ * `head` is an unsigned loop variable. The tail is loaded with acquire on
+ * every step, as in cq_ready, so each CQE is read only once it is complete. */
 #define ringo_ring_for_each_cqe(ring, head, cqe)                                               \
 	for ((head) = *(ring)->cq.khead;                                                       \
 	     (head) != __atomic_load_n((ring)->cq.ktail, __ATOMIC_ACQUIRE) &&                  \

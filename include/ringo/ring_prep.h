@@ -366,7 +366,8 @@ static inline void ringo_prep_poll_remove(struct ringo_sqe *sqe, uint64_t user_d
 /*
  * Change poll `old_user_data`: with RINGO_POLL_UPDATE_EVENTS its mask
  * becomes `poll_mask`, with RINGO_POLL_UPDATE_USER_DATA its user_data
- * becomes `new_user_data` (5.13).
+ * becomes `new_user_data` (5.13). Without RINGO_POLL_UPDATE_USER_DATA,
+ * `new_user_data` must be 0: the kernel fails the update with -EINVAL.
  */
 static inline void ringo_prep_poll_update(struct ringo_sqe *sqe, uint64_t old_user_data,
 					  uint64_t new_user_data, unsigned poll_mask,
