@@ -350,7 +350,7 @@ static int make_target(char *dir, size_t dirlen, char *path, size_t pathlen, str
 int main(int argc, char **argv)
 {
 	struct args a = { .count = BENCH_FSSTAT_COUNT, .inflight = BENCH_FSSTAT_INFLIGHT,
-			  .rounds = 5, .entries = 256 };
+			  .rounds = 11, .entries = 256 };
 	struct bench_fsstat_cfg cfg = { 0 };
 	char dir[PATH_MAX], path[PATH_MAX];
 	struct side s[3];

@@ -70,18 +70,17 @@ static void fs_complete(ringo_loop_t *loop, struct ringo__op *op, int res, unsig
 	finish(req, res);
 }
 
-/* The fields of a file request; its op fields come from ringo__req_op. */
-static void init_req(ringo_loop_t *loop, ringo_fs_t *req, ringo_fs_type type, ringo_fs_cb cb)
+/*
+ * The file fields of a request, on every start. The common request fields
+ * (loop, type, op_id, rflags, heap_index) come from ringo__req_op for ring
+ * ops and from on_pool for the work pool: read and write are the
+ * hot path, so nothing is stored twice.
+ */
+static void init_fs(ringo_fs_t *req, ringo_fs_type type, ringo_fs_cb cb)
 {
-	req->loop = loop;
-	req->type = RINGO_REQ_FS;
 	req->fs_type = type;
 	req->cb = cb;
 	req->result = 0;
-	req->op_id = 0;
-	req->rflags = 0;
-	req->heap_index = HEAP_NONE;
-	req->stx = (struct statx *)(void *)req->statx_buf;
 	/* Marks "not on the work pool", for ringo_cancel. */
 	req->work.type = RINGO_REQ_UNKNOWN;
 }
@@ -100,8 +99,7 @@ static struct ringo_sqe *start(ringo_loop_t *loop, ringo_fs_t *req, ringo_fs_typ
 
 	if (!op)
 		return NULL;
-	init_req(loop, req, type, cb);
-	req->op_id = op->id;
+	init_fs(req, type, cb);
 	return ringo__op_sqe(loop, op);
 }
 
@@ -236,6 +234,7 @@ static int statx_at(ringo_loop_t *loop, ringo_fs_t *req, ringo_fs_type type, int
 {
 	START(loop, req, type, cb);
 	req->path = path;
+	req->stx = (struct statx *)(void *)req->statx_buf;
 	ringo_prep_statx(sqe, dirfd, path, flags, STATX_BASIC_STATS | STATX_BTIME, req->stx);
 	return 0;
 }
@@ -381,7 +380,12 @@ static void do_ftruncate(ringo_work_t *work)
 static int on_pool(ringo_loop_t *loop, ringo_fs_t *req, ringo_fs_type type, ringo_work_cb fn,
 		   ringo_fs_cb cb)
 {
-	init_req(loop, req, type, cb);
+	req->loop = loop;
+	req->type = RINGO_REQ_FS;
+	req->op_id = 0;
+	req->rflags = 0;
+	req->heap_index = HEAP_NONE;
+	init_fs(req, type, cb);
 	memset(&req->work, 0, sizeof(req->work));
 	return ringo_work_queue(loop, &req->work, fn, pool_done);
 }
