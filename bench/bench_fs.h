@@ -12,6 +12,20 @@
 
 #include "bench_util.h"
 
+/*
+ * CPU time of the whole process (every thread: libuv's pool, the kernel's
+ * io-wq workers of our rings) in ns. On a machine shared with other work,
+ * CPU per operation moves far less than wall-clock rates do, since time
+ * spent preempted is not counted.
+ */
+static inline uint64_t bench_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * BENCH_NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
 /* ---- Test file content ------------------------------------------------- */
 
 /*
@@ -116,6 +130,7 @@ struct bench_fsread_cfg {
 
 struct bench_fsread_result {
 	double reads_per_sec;
+	double cpu_ns;		/* process CPU ns per read in the timed part */
 	uint64_t reads;		/* completions in the timed part */
 	uint64_t errors;	/* wrong length or bytes, failed reads, count mismatch */
 	uint64_t enters;	/* io_uring_enter calls in the timed part; 0: not counted */
@@ -160,6 +175,7 @@ struct bench_fsstat_cfg {
 
 struct bench_fsstat_result {
 	double stats_per_sec;
+	double cpu_ns;		/* process CPU ns per stat in the timed part */
 	uint64_t stats;		/* completions */
 	uint64_t errors;	/* failed stats, wrong inode or size, count mismatch */
 };

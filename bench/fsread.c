@@ -162,7 +162,7 @@ static int fr_alloc(struct fr_run *r, const struct bench_fsread_cfg *cfg)
 
 static int bench_fsread_ringo(const struct bench_fsread_cfg *cfg, struct bench_fsread_result *res)
 {
-	uint64_t start, elapsed, total = 0;
+	uint64_t start, elapsed, cpu, total = 0;
 	struct fr_run *r;
 	unsigned i;
 	int ret;
@@ -184,14 +184,17 @@ static int bench_fsread_ringo(const struct bench_fsread_cfg *cfg, struct bench_f
 	if (ret < 0)
 		goto out;
 	total += r->done;
+	cpu = bench_cpu_ns();
 	start = bench_now_ns();
 	ret = fr_phase(r, start + cfg->duration_ns);
 	elapsed = bench_now_ns() - start;
+	cpu = bench_cpu_ns() - cpu;
 	if (ret < 0)
 		goto out;
 	total += r->done;
 	res->reads = r->done;
 	res->reads_per_sec = (double)r->done * (double)BENCH_NSEC_PER_SEC / (double)elapsed;
+	res->cpu_ns = r->done ? (double)cpu / (double)r->done : 0;
 	res->enters = r->iterations;
 	for (i = 0; i < cfg->inflight; i++)
 		total -= r->slots[i].completions;
@@ -313,7 +316,8 @@ struct side {
 	const char *name;
 	fsread_fn run;
 	double rate[MAX_ROUNDS];
-	double median, min, max;
+	double cpu[MAX_ROUNDS];	/* CPU ns per operation */
+	double median, min, max, cpu_median;
 };
 
 static int run_side(struct side *s, const struct bench_fsread_cfg *cfg, int i)
@@ -336,11 +340,12 @@ static int run_side(struct side *s, const struct bench_fsread_cfg *cfg, int i)
 		return 0;
 	}
 	s->rate[i] = res.reads_per_sec;
+	s->cpu[i] = res.cpu_ns;
 	fprintf(stderr, "fsread: run=%d  %-8s %.0f reads/s (%llu reads", i, s->name,
 		res.reads_per_sec, (unsigned long long)res.reads);
 	if (res.enters)
 		fprintf(stderr, ", %.1f per enter", (double)res.reads / (double)res.enters);
-	fprintf(stderr, ")\n");
+	fprintf(stderr, ", %.0f cpu ns/read)\n", res.cpu_ns);
 	return 0;
 }
 
@@ -364,11 +369,13 @@ static int run_sides(struct side *s, unsigned n, const struct bench_fsread_cfg *
 		}
 	}
 	for (k = 0; k < n; k++) {
+		s[k].cpu_median = bench_median(s[k].cpu, rounds);
 		s[k].median = bench_median(s[k].rate, rounds);	/* sorts */
 		s[k].min = s[k].rate[0];
 		s[k].max = s[k].rate[rounds - 1];
-		fprintf(stderr, "fsread: %-8s median %.0f reads/s, min %.0f, max %.0f\n", s[k].name,
-			s[k].median, s[k].min, s[k].max);
+		fprintf(stderr, "fsread: %-8s median %.0f reads/s, min %.0f, max %.0f; "
+			"cpu %.0f ns/op (%.0f..%.0f)\n", s[k].name, s[k].median, s[k].min, s[k].max,
+			s[k].cpu_median, s[k].cpu[0], s[k].cpu[rounds - 1]);
 	}
 	return 0;
 }
@@ -404,6 +411,21 @@ static void print_line(const struct side *s, unsigned n)
 		snprintf(key, sizeof(key), "ratio_%s", peers[i]);
 		if (p)
 			bench_kv(&line, key, "%.3f", p->median > 0 ? s[0].median / p->median : 0);
+	}
+	/* CPU per op; cpu_ratio_X = X's CPU / ringo's, > 1: ringo is cheaper. */
+	bench_kv(&line, "cpu_ns", "%.0f", s[0].cpu_median);
+	for (i = 0; i < 2; i++) {
+		p = find_side(s, n, peers[i]);
+		snprintf(key, sizeof(key), "%s_cpu_ns", peers[i]);
+		if (p)
+			bench_kv(&line, key, "%.0f", p->cpu_median);
+	}
+	for (i = 0; i < 2; i++) {
+		p = find_side(s, n, peers[i]);
+		snprintf(key, sizeof(key), "cpu_ratio_%s", peers[i]);
+		if (p)
+			bench_kv(&line, key, "%.3f",
+				 s[0].cpu_median > 0 ? p->cpu_median / s[0].cpu_median : 0);
 	}
 	bench_line_end(&line);
 }

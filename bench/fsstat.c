@@ -113,6 +113,7 @@ static int loop_init(ringo_loop_t *loop, unsigned entries)
 static int bench_fsstat_ringo(const struct bench_fsstat_cfg *cfg, struct bench_fsstat_result *res)
 {
 	struct st_run *r;
+	uint64_t cpu = 0;
 	int64_t ns;
 	unsigned i;
 	int ret;
@@ -133,13 +134,17 @@ static int bench_fsstat_ringo(const struct bench_fsstat_cfg *cfg, struct bench_f
 	if (ret < 0)
 		goto out_free;
 	ns = st_phase(r, cfg->count / 10 + 1);
-	if (ns >= 0)
+	if (ns >= 0) {
+		cpu = bench_cpu_ns();
 		ns = st_phase(r, cfg->count);
+		cpu = bench_cpu_ns() - cpu;
+	}
 	if (ns < 0) {
 		ret = (int)ns;
 	} else {
 		res->stats = r->done;
 		res->stats_per_sec = (double)r->done * (double)BENCH_NSEC_PER_SEC / (double)ns;
+		res->cpu_ns = r->done ? (double)cpu / (double)r->done : 0;
 	}
 	if (ringo_loop_close(&r->loop) < 0)
 		r->errors++;
@@ -178,7 +183,8 @@ struct side {
 	const char *name;
 	fsstat_fn run;
 	double rate[MAX_ROUNDS];
-	double median, min, max;
+	double cpu[MAX_ROUNDS];	/* CPU ns per operation */
+	double median, min, max, cpu_median;
 };
 
 static int run_side(struct side *s, const struct bench_fsstat_cfg *cfg, unsigned i)
@@ -197,7 +203,9 @@ static int run_side(struct side *s, const struct bench_fsstat_cfg *cfg, unsigned
 		return -EBADMSG;
 	}
 	s->rate[i] = res.stats_per_sec;
-	fprintf(stderr, "fsstat: run=%u  %-8s %.0f stats/s\n", i, s->name, res.stats_per_sec);
+	s->cpu[i] = res.cpu_ns;
+	fprintf(stderr, "fsstat: run=%u  %-8s %.0f stats/s, %.0f cpu ns/stat\n", i, s->name,
+		res.stats_per_sec, res.cpu_ns);
 	return 0;
 }
 
@@ -216,11 +224,13 @@ static int run_sides(struct side *s, unsigned n, const struct bench_fsstat_cfg *
 		}
 	}
 	for (k = 0; k < n; k++) {
+		s[k].cpu_median = bench_median(s[k].cpu, rounds);
 		s[k].median = bench_median(s[k].rate, rounds);	/* sorts */
 		s[k].min = s[k].rate[0];
 		s[k].max = s[k].rate[rounds - 1];
-		fprintf(stderr, "fsstat: %-8s median %.0f stats/s, min %.0f, max %.0f\n", s[k].name,
-			s[k].median, s[k].min, s[k].max);
+		fprintf(stderr, "fsstat: %-8s median %.0f stats/s, min %.0f, max %.0f; "
+			"cpu %.0f ns/op (%.0f..%.0f)\n", s[k].name, s[k].median, s[k].min, s[k].max,
+			s[k].cpu_median, s[k].cpu[0], s[k].cpu[rounds - 1]);
 	}
 	return 0;
 }
@@ -256,6 +266,21 @@ static void print_line(const struct side *s, unsigned n)
 		snprintf(key, sizeof(key), "ratio_%s", peers[i]);
 		if (p)
 			bench_kv(&line, key, "%.3f", p->median > 0 ? s[0].median / p->median : 0);
+	}
+	/* CPU per op; cpu_ratio_X = X's CPU / ringo's, > 1: ringo is cheaper. */
+	bench_kv(&line, "cpu_ns", "%.0f", s[0].cpu_median);
+	for (i = 0; i < 2; i++) {
+		p = find_side(s, n, peers[i]);
+		snprintf(key, sizeof(key), "%s_cpu_ns", peers[i]);
+		if (p)
+			bench_kv(&line, key, "%.0f", p->cpu_median);
+	}
+	for (i = 0; i < 2; i++) {
+		p = find_side(s, n, peers[i]);
+		snprintf(key, sizeof(key), "cpu_ratio_%s", peers[i]);
+		if (p)
+			bench_kv(&line, key, "%.3f",
+				 s[0].cpu_median > 0 ? p->cpu_median / s[0].cpu_median : 0);
 	}
 	bench_line_end(&line);
 }

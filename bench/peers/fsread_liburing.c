@@ -134,7 +134,7 @@ static int setup(struct run *r, const struct bench_fsread_cfg *cfg)
 
 int bench_fsread_liburing(const struct bench_fsread_cfg *cfg, struct bench_fsread_result *res)
 {
-	uint64_t start, elapsed, total = 0;
+	uint64_t start, elapsed, cpu, total = 0;
 	struct run *r;
 	unsigned i;
 	int ret;
@@ -153,14 +153,17 @@ int bench_fsread_liburing(const struct bench_fsread_cfg *cfg, struct bench_fsrea
 	if (ret < 0)
 		goto out;
 	total += r->done;
+	cpu = bench_cpu_ns();
 	start = bench_now_ns();
 	ret = phase(r, start + cfg->duration_ns);
 	elapsed = bench_now_ns() - start;
+	cpu = bench_cpu_ns() - cpu;
 	if (ret < 0)
 		goto out;
 	total += r->done;
 	res->reads = r->done;
 	res->reads_per_sec = (double)r->done * (double)BENCH_NSEC_PER_SEC / (double)elapsed;
+	res->cpu_ns = r->done ? (double)cpu / (double)r->done : 0;
 	res->enters = r->enters;
 	for (i = 0; i < cfg->inflight; i++)
 		total -= r->slots[i].completions;

@@ -91,7 +91,7 @@ static int phase(struct uv_run_state *u, uint64_t deadline)
 
 int bench_fsread_libuv(const struct bench_fsread_cfg *cfg, struct bench_fsread_result *res)
 {
-	uint64_t start, elapsed, total = 0;
+	uint64_t start, elapsed, cpu, total = 0;
 	struct uv_run_state *u;
 	unsigned i;
 	int ret;
@@ -120,14 +120,17 @@ int bench_fsread_libuv(const struct bench_fsread_cfg *cfg, struct bench_fsread_r
 	if (ret < 0)
 		goto out;
 	total += u->done;
+	cpu = bench_cpu_ns();
 	start = bench_now_ns();
 	ret = phase(u, start + cfg->duration_ns);
 	elapsed = bench_now_ns() - start;
+	cpu = bench_cpu_ns() - cpu;
 	if (ret < 0)
 		goto out;
 	total += u->done;
 	res->reads = u->done;
 	res->reads_per_sec = (double)u->done * (double)BENCH_NSEC_PER_SEC / (double)elapsed;
+	res->cpu_ns = u->done ? (double)cpu / (double)u->done : 0;
 	for (i = 0; i < cfg->inflight; i++)
 		total -= u->slots[i].completions;
 	if (total)

@@ -98,6 +98,7 @@ int bench_fsstat_liburing(const struct bench_fsstat_cfg *cfg, struct bench_fssta
 {
 	struct io_uring_params p;
 	struct run *r;
+	uint64_t cpu = 0;
 	int64_t ns;
 	int ret;
 
@@ -123,13 +124,17 @@ int bench_fsstat_liburing(const struct bench_fsstat_cfg *cfg, struct bench_fssta
 	if (ret < 0)
 		goto out_free;
 	ns = phase(r, cfg->count / 10 + 1);
-	if (ns >= 0)
+	if (ns >= 0) {
+		cpu = bench_cpu_ns();
 		ns = phase(r, cfg->count);
+		cpu = bench_cpu_ns() - cpu;
+	}
 	if (ns < 0) {
 		ret = (int)ns;
 	} else {
 		res->stats = r->done;
 		res->stats_per_sec = (double)r->done * (double)BENCH_NSEC_PER_SEC / (double)ns;
+		res->cpu_ns = r->done ? (double)cpu / (double)r->done : 0;
 	}
 	io_uring_queue_exit(&r->ring);
 out_free:

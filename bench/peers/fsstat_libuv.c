@@ -84,6 +84,7 @@ static int64_t phase(struct uv_stat_run *u, unsigned count)
 int bench_fsstat_libuv(const struct bench_fsstat_cfg *cfg, struct bench_fsstat_result *res)
 {
 	struct uv_stat_run *u;
+	uint64_t cpu = 0;
 	int64_t ns;
 	unsigned i;
 	int ret;
@@ -104,13 +105,17 @@ int bench_fsstat_libuv(const struct bench_fsstat_cfg *cfg, struct bench_fsstat_r
 	if (ret < 0)
 		goto out_free;
 	ns = phase(u, cfg->count / 10 + 1);
-	if (ns >= 0)
+	if (ns >= 0) {
+		cpu = bench_cpu_ns();
 		ns = phase(u, cfg->count);
+		cpu = bench_cpu_ns() - cpu;
+	}
 	if (ns < 0) {
 		ret = (int)ns;
 	} else {
 		res->stats = u->done;
 		res->stats_per_sec = (double)u->done * (double)BENCH_NSEC_PER_SEC / (double)ns;
+		res->cpu_ns = u->done ? (double)cpu / (double)u->done : 0;
 	}
 	if (uv_loop_close(&u->loop) < 0)
 		u->errors++;
