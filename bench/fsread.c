@@ -25,7 +25,12 @@
  * Runs alternate between the sides (the order reversed every round) and
  * the median of --rounds runs is kept. stdout gets one line:
  *   reads_per_sec=N libuv=N liburing=N ratio_libuv=R ratio_liburing=R
+ *   cpu_ns=C libuv_cpu_ns=C liburing_cpu_ns=C cpu_ratio_libuv=R cpu_ratio_liburing=R
  * with libuv=absent / liburing=absent (and no ratio) for a peer not built.
+ * Ratios are ringo's advantage (ringo's rate / the peer's; the peer's CPU
+ * ns per read / ringo's). The CPU figures count every thread of the
+ * process and no time spent preempted: on a busy machine they are the
+ * steadier comparison.
  * Any wrong read makes the program exit 1 with no line.
  */
 #include "config.h"

@@ -16,7 +16,10 @@
  * Runs alternate between the sides (the order reversed every round), the
  * median of --rounds runs is kept, and stdout gets one line:
  *   stats_per_sec=N libuv=N liburing=N ratio_libuv=R ratio_liburing=R
+ *   cpu_ns=C libuv_cpu_ns=C liburing_cpu_ns=C cpu_ratio_libuv=R cpu_ratio_liburing=R
  * with libuv=absent / liburing=absent (and no ratio) for a peer not built.
+ * Ratios are ringo's advantage, as in bench/fsread.c (process CPU ns per
+ * stat: the io-wq workers that run statx count too).
  * Any wrong result makes the program exit 1 with no line.
  */
 #include "config.h"
