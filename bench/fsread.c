@@ -299,18 +299,19 @@ static double resident_pct(int fd, uint64_t size)
 	long page = sysconf(_SC_PAGESIZE);
 	size_t pages = (size_t)((size + (uint64_t)page - 1) / (uint64_t)page), in = 0, i;
 	unsigned char *vec;
+	bool ok;
 	void *map;
 
 	map = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED)
 		return -1;
 	vec = malloc(pages);
-	if (vec && !mincore(map, (size_t)size, vec))
-		for (i = 0; i < pages; i++)
-			in += vec[i] & 1;
+	ok = vec && !mincore(map, (size_t)size, vec);
+	for (i = 0; ok && i < pages; i++)
+		in += vec[i] & 1;
 	munmap(map, (size_t)size);
 	free(vec);
-	return vec ? 100.0 * (double)in / (double)pages : -1;
+	return ok ? 100.0 * (double)in / (double)pages : -1;
 }
 
 /* ---- Interleaved runs -------------------------------------------------- */
