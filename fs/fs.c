@@ -30,9 +30,9 @@ static int64_t ts_ns(const struct statx_timestamp *t)
 	return (int64_t)t->tv_sec * 1000000000LL + t->tv_nsec;
 }
 
+/* Every field is stored (no memset first): this runs once per stat. */
 static void fill_stat(struct ringo_stat *st, const struct statx *x)
 {
-	memset(st, 0, sizeof(*st));
 	st->dev = makedev(x->stx_dev_major, x->stx_dev_minor);
 	st->rdev = makedev(x->stx_rdev_major, x->stx_rdev_minor);
 	st->ino = x->stx_ino;
@@ -46,8 +46,7 @@ static void fill_stat(struct ringo_stat *st, const struct statx *x)
 	st->atime_ns = ts_ns(&x->stx_atime);
 	st->mtime_ns = ts_ns(&x->stx_mtime);
 	st->ctime_ns = ts_ns(&x->stx_ctime);
-	if (x->stx_mask & STATX_BTIME)
-		st->btime_ns = ts_ns(&x->stx_btime);
+	st->btime_ns = x->stx_mask & STATX_BTIME ? ts_ns(&x->stx_btime) : 0;
 }
 
 void ringo__fs_finish(ringo_fs_t *req, ssize_t res)
@@ -70,18 +69,17 @@ static void fs_complete(ringo_loop_t *loop, struct ringo__op *op, int res, unsig
 	ringo__fs_finish(req, res);
 }
 
-/* The fields of a file request; its op fields come from ringo__req_op. */
-void ringo__fs_init_req(ringo_loop_t *loop, ringo_fs_t *req, ringo_fs_type type, ringo_fs_cb cb)
+/*
+ * The file fields of a request, on every start. The common request fields
+ * (loop, type, op_id, rflags, heap_index) come from ringo__req_op for ring
+ * ops and from on_pool for the work pool: read and write are the
+ * hot path, so nothing is stored twice.
+ */
+static void init_fs(ringo_fs_t *req, ringo_fs_type type, ringo_fs_cb cb)
 {
-	req->loop = loop;
-	req->type = RINGO_REQ_FS;
 	req->fs_type = type;
 	req->cb = cb;
 	req->result = 0;
-	req->op_id = 0;
-	req->rflags = 0;
-	req->heap_index = HEAP_NONE;
-	req->stx = (struct statx *)(void *)req->statx_buf;
 	/* Marks "not on the work pool", for ringo_cancel. */
 	req->work.type = RINGO_REQ_UNKNOWN;
 }
@@ -100,8 +98,7 @@ static struct ringo_sqe *start(ringo_loop_t *loop, ringo_fs_t *req, ringo_fs_typ
 
 	if (!op)
 		return NULL;
-	ringo__fs_init_req(loop, req, type, cb);
-	req->op_id = op->id;
+	init_fs(req, type, cb);
 	return ringo__op_sqe(loop, op);
 }
 
@@ -243,6 +240,7 @@ static int statx_at(ringo_loop_t *loop, ringo_fs_t *req, ringo_fs_type type, int
 {
 	START(loop, req, type, cb);
 	req->path = path;
+	req->stx = (struct statx *)(void *)req->statx_buf;
 	ringo_prep_statx(sqe, dirfd, path, flags, STATX_BASIC_STATS | STATX_BTIME, req->stx);
 	return 0;
 }
@@ -394,7 +392,12 @@ static void do_ftruncate(ringo_work_t *work)
 int ringo__fs_on_pool(ringo_loop_t *loop, ringo_fs_t *req, ringo_fs_type type, ringo_work_cb fn,
 		      ringo_after_work_cb after, ringo_fs_cb cb)
 {
-	ringo__fs_init_req(loop, req, type, cb);
+	req->loop = loop;
+	req->type = RINGO_REQ_FS;
+	req->op_id = 0;
+	req->rflags = 0;
+	req->heap_index = HEAP_NONE;
+	init_fs(req, type, cb);
 	memset(&req->work, 0, sizeof(req->work));
 	return ringo_work_queue(loop, &req->work, fn, after);
 }

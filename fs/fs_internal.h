@@ -13,7 +13,6 @@ bool ringo__fs_valid(ringo_loop_t *loop, ringo_fs_t *req, ringo_fs_cb cb);
 /* Lengths the kernel's int result cannot report; offsets below -1. */
 bool ringo__fs_bad_len(size_t len);
 bool ringo__fs_bad_offset(int64_t off);
-void ringo__fs_init_req(ringo_loop_t *loop, ringo_fs_t *req, ringo_fs_type type, ringo_fs_cb cb);
 /* Set req->result (filling statbuf after a stat) and run the callback. */
 void ringo__fs_finish(ringo_fs_t *req, ssize_t res);
 /*
