@@ -318,19 +318,28 @@ RINGO_EXTERN int ringo_deadline(ringo_req_t *req, int64_t ms);
 
 typedef void (*ringo_timer_cb)(ringo_timer_t *timer);
 
+/*
+ * 56 bytes on LP64: a million timers are 56 MB of the caller's memory, so
+ * every byte counts. repeat_hi sits in the 2 bytes the handle fields leave
+ * before the next pointer; read the repeat with ringo_timer_get_repeat().
+ */
 struct ringo_timer {
 	RINGO_HANDLE_FIELDS
+	uint16_t repeat_hi;	/* private: repeat ms, bits 32..47 */
 	ringo_timer_cb cb;	/* read-only */
-	uint64_t repeat;	/* read-only: ms, 0 = one-shot */
-	uint32_t bucket;	/* private: id of its deadline bucket, or UINT32_MAX */
-	uint32_t slot;		/* private: its place in the bucket's line */
+	uint32_t repeat_lo;	/* private: repeat ms, bits 0..31 */
+	uint32_t pos;		/* private: its slot in the loop's timer lines, or UINT32_MAX */
 };
+
+/* The longest repeat, in ms (2^48 - 1: about 8900 years). */
+#define RINGO_TIMER_REPEAT_MAX ((int64_t)0xffffffffffff)
 
 /* A stopped timer. No I/O; never fails for valid arguments. */
 RINGO_EXTERN int ringo_timer_init(ringo_loop_t *loop, ringo_timer_t *timer);
 
 /*
- * Fire cb after `timeout_ms`, then every `repeat_ms` (0 = once). Starting
+ * Fire cb after `timeout_ms`, then every `repeat_ms` (0 = once; at most
+ * RINGO_TIMER_REPEAT_MAX). Starting
  * an active timer restarts it. A timeout of 0 fires on the next loop
  * iteration, never inside this call. Timers due at the same time fire in
  * the order they were started.
@@ -343,24 +352,40 @@ RINGO_EXTERN int ringo_timer_init(ringo_loop_t *loop, ringo_timer_t *timer);
  * The timeout counts from the loop's cached time (ringo_now), as in libuv:
  * after blocking work outside the loop, call ringo_update_time() first.
  *
- * Returns 0, or -EINVAL for NULL arguments, negative times, or a closing
- * handle; -ENOMEM if the timer heap could not grow.
+ * Returns 0, or -EINVAL for NULL arguments, negative times, a repeat above
+ * RINGO_TIMER_REPEAT_MAX, or an uninitialised or closing handle; -ENOMEM
+ * if the timer store could not grow (the timer is then stopped).
  */
 RINGO_EXTERN int ringo_timer_start(ringo_timer_t *timer, ringo_timer_cb cb, int64_t timeout_ms,
 				   int64_t repeat_ms);
 
-/* Stop the timer; stopping a stopped timer is fine. */
+/*
+ * Stop the timer; stopping a stopped, closing or closed timer is fine (0).
+ * -EINVAL for NULL or a handle that is not an initialised timer.
+ */
 RINGO_EXTERN int ringo_timer_stop(ringo_timer_t *timer);
 
-/* Restart a repeating timer with its repeat as the timeout (no-op when
- * repeat is 0). -EINVAL if the timer was never started. */
+/*
+ * Restart a repeating timer with its repeat as the timeout, active or not
+ * (a no-op returning 0 when the repeat is 0). -EINVAL for NULL, a handle
+ * that is not an initialised timer, a timer never started, or a closing
+ * or closed one.
+ */
 RINGO_EXTERN int ringo_timer_again(ringo_timer_t *timer);
 
-/* Change the repeat; takes effect at the next firing. */
+/*
+ * Change the repeat; takes effect at the next firing. -EINVAL (and no
+ * change) for NULL, a handle that is not an initialised timer, a closing
+ * or closed one, a negative repeat or one above RINGO_TIMER_REPEAT_MAX.
+ */
 RINGO_EXTERN int ringo_timer_set_repeat(ringo_timer_t *timer, int64_t repeat_ms);
+
+/* The repeat in ms (kept through close); 0 for NULL or a handle that is
+ * not an initialised timer. */
 RINGO_EXTERN uint64_t ringo_timer_get_repeat(const ringo_timer_t *timer);
 
-/* Ms until the timer fires; 0 when it is stopped or already due. */
+/* Ms until the timer fires; 0 when it is stopped, closing, closed or
+ * already due, and for NULL or a handle that is not an initialised timer. */
 RINGO_EXTERN uint64_t ringo_timer_get_due_in(const ringo_timer_t *timer);
 
 /* ---- Cross-thread wake-up --------------------------------------------- */

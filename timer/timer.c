@@ -7,12 +7,47 @@
  * stopping and firing a timer cost no system call, and no malloc beyond
  * the amortised growth described in bucket.h.
  */
+#include <stddef.h>
+
 #include "loop_internal.h"
 
+/*
+ * The timer's size is what bench/timers measures against libev: keep it.
+ * repeat_hi must land in the handle fields' tail padding, not after it.
+ */
+#if UINTPTR_MAX == UINT64_MAX
+_Static_assert(sizeof(ringo_timer_t) == 56, "ringo_timer_t grew past 56 bytes");
+#endif
+_Static_assert(offsetof(ringo_timer_t, repeat_hi) < sizeof(ringo_handle_t),
+	       "repeat_hi no longer fits in the handle's padding");
+
+/* An initialised timer: type and flags are checked before the loop
+ * pointer is ever followed. */
+static bool is_timer(const ringo_timer_t *t)
+{
+	return t && t->type == RINGO_HANDLE_TIMER && (t->hflags & HANDLE_INIT) && t->loop;
+}
+
+/* ... and not closing or closed: one that may be (re)started. */
 static bool valid(const ringo_timer_t *t)
 {
-	return t && t->loop && t->type == RINGO_HANDLE_TIMER && (t->hflags & HANDLE_INIT) &&
-	       !(t->hflags & (HANDLE_CLOSING | HANDLE_CLOSED));
+	return is_timer(t) && !(t->hflags & (HANDLE_CLOSING | HANDLE_CLOSED));
+}
+
+static uint64_t repeat_of(const ringo_timer_t *t)
+{
+	return (uint64_t)t->repeat_hi << 32 | t->repeat_lo;
+}
+
+static void set_repeat(ringo_timer_t *t, uint64_t ms)
+{
+	t->repeat_hi = (uint16_t)(ms >> 32);
+	t->repeat_lo = (uint32_t)ms;
+}
+
+static bool repeat_ok(int64_t ms)
+{
+	return ms >= 0 && ms <= RINGO_TIMER_REPEAT_MAX;
 }
 
 RINGO_EXTERN int ringo_timer_init(ringo_loop_t *loop, ringo_timer_t *t)
@@ -21,9 +56,8 @@ RINGO_EXTERN int ringo_timer_init(ringo_loop_t *loop, ringo_timer_t *t)
 		return -EINVAL;
 	ringo__handle_init(loop, (ringo_handle_t *)t, RINGO_HANDLE_TIMER);
 	t->cb = NULL;
-	t->repeat = 0;
-	t->bucket = TB_NONE;
-	t->slot = 0;
+	set_repeat(t, 0);
+	t->pos = TB_NONE;
 	return 0;
 }
 
@@ -39,7 +73,7 @@ RINGO_EXTERN int ringo_timer_start(ringo_timer_t *t, ringo_timer_cb cb, int64_t 
 	struct ringo__loop *l;
 	int ret;
 
-	if (!valid(t) || !cb || timeout_ms < 0 || repeat_ms < 0)
+	if (!valid(t) || !cb || timeout_ms < 0 || !repeat_ok(repeat_ms))
 		return -EINVAL;
 	l = L(t->loop);
 	unschedule(t);
@@ -49,14 +83,14 @@ RINGO_EXTERN int ringo_timer_start(ringo_timer_t *t, ringo_timer_cb cb, int64_t 
 		return ret;
 	}
 	t->cb = cb;
-	t->repeat = (uint64_t)repeat_ms;
+	set_repeat(t, (uint64_t)repeat_ms);
 	ringo__handle_start((ringo_handle_t *)t);
 	return 0;
 }
 
 RINGO_EXTERN int ringo_timer_stop(ringo_timer_t *t)
 {
-	if (!t || t->type != RINGO_HANDLE_TIMER || !(t->hflags & HANDLE_INIT))
+	if (!is_timer(t))
 		return -EINVAL;
 	unschedule(t);
 	ringo__handle_stop((ringo_handle_t *)t);
@@ -65,24 +99,27 @@ RINGO_EXTERN int ringo_timer_stop(ringo_timer_t *t)
 
 RINGO_EXTERN int ringo_timer_again(ringo_timer_t *t)
 {
+	uint64_t repeat;
+
 	if (!valid(t) || !t->cb)
 		return -EINVAL;
-	if (!t->repeat)
+	repeat = repeat_of(t);
+	if (!repeat)
 		return 0;
-	return ringo_timer_start(t, t->cb, (int64_t)t->repeat, (int64_t)t->repeat);
+	return ringo_timer_start(t, t->cb, (int64_t)repeat, (int64_t)repeat);
 }
 
 RINGO_EXTERN int ringo_timer_set_repeat(ringo_timer_t *t, int64_t repeat_ms)
 {
-	if (!valid(t) || repeat_ms < 0)
+	if (!valid(t) || !repeat_ok(repeat_ms))
 		return -EINVAL;
-	t->repeat = (uint64_t)repeat_ms;
+	set_repeat(t, (uint64_t)repeat_ms);
 	return 0;
 }
 
 RINGO_EXTERN uint64_t ringo_timer_get_repeat(const ringo_timer_t *t)
 {
-	return t ? t->repeat : 0;
+	return is_timer(t) ? repeat_of(t) : 0;
 }
 
 RINGO_EXTERN uint64_t ringo_timer_get_due_in(const ringo_timer_t *t)
@@ -90,7 +127,7 @@ RINGO_EXTERN uint64_t ringo_timer_get_due_in(const ringo_timer_t *t)
 	struct ringo__loop *l;
 	uint64_t deadline;
 
-	if (!t || !t->loop || t->bucket == TB_NONE)
+	if (!is_timer(t) || t->pos == TB_NONE)
 		return 0;
 	l = L(t->loop);
 	deadline = tb_deadline_of(&l->timers, t);
@@ -117,26 +154,34 @@ static uint64_t next_deadline(uint64_t prev, uint64_t repeat, uint64_t now)
 
 static void fire_timer(struct ringo__loop *l, ringo_timer_t *t, uint64_t deadline)
 {
+	uint64_t repeat = repeat_of(t);
+
 	/* Rescheduled before the callback, so the callback may stop,
 	 * restart or close it like any other timer. The new bucket is a
 	 * queued one: never the detached bucket being walked. */
-	if (!t->repeat || tb_insert(&l->timers, t, next_deadline(deadline, t->repeat, l->now_ms)))
+	if (!repeat || tb_insert(&l->timers, t, next_deadline(deadline, repeat, l->now_ms)))
 		ringo__handle_stop((ringo_handle_t *)t);
 	t->cb(t);
 }
 
 /*
- * Walk a detached bucket in start order. Callbacks may stop timers still
- * in it (their slots turn NULL) but cannot add any: len is fixed.
+ * Walk a detached bucket's line in start order. Callbacks may stop timers
+ * still in it (their slots turn NULL) but cannot add any or move its
+ * chunks: the line is fixed until tb_release gives it back.
  */
 static void fire_bucket(struct ringo__loop *l, struct tbucket *b)
 {
+	struct tchunk *c;
 	ringo_timer_t *t;
-	uint32_t i;
+	uint32_t id, i, n;
 
-	for (i = 0; i < b->len; i++)
-		if ((t = tb_take(b, i)))
-			fire_timer(l, t, b->deadline);
+	for (id = b->head; id != TB_NONE; id = c->next) {
+		c = tc_get(l->timers.chunks, id);
+		n = tb_chunk_len(b, id);
+		for (i = 0; i < n; i++)
+			if ((t = tb_take(b, c, i)))
+				fire_timer(l, t, b->deadline);
+	}
 	tb_release(&l->timers, b);
 }
 
