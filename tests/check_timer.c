@@ -351,7 +351,7 @@ static uint32_t xorshift(uint32_t *s)
 
 START_TEST(test_order_random)
 {
-	size_t n = TEST_SIZE(10000, 2000), i;
+	size_t n = TEST_SIZE(100000, 10000), i;
 	uint32_t seed = 0x2545f491;
 	ringo_timer_t *ts;
 	uint64_t base;
@@ -398,6 +398,125 @@ START_TEST(test_order_random)
 	free(order_deadline);
 	order_log = NULL;
 	order_deadline = NULL;
+}
+END_TEST
+
+/*
+ * Random starts, restarts and stops against a model: what fires must be
+ * exactly the timers the model says are active, in (deadline, last start)
+ * order, and every get_due_in must match the model. A middle phase stops
+ * nine in ten, so long lines get more holes than timers and are squeezed
+ * (their timers move) before the last phase appends to them again; short
+ * lines empty out and hand their chunks to others.
+ */
+struct model_timer {
+	uint64_t deadline;	/* loop ms of its last start */
+	uint64_t seq;		/* order of its last start */
+	int active;
+};
+
+static struct model_timer *model;
+static uint32_t *model_log;	/* timer indexes in firing order */
+static size_t model_fired, model_cap;
+
+static void model_cb(ringo_timer_t *t)
+{
+	if (model_fired < model_cap)
+		model_log[model_fired] = (uint32_t)(uintptr_t)t->data;
+	model_fired++;
+}
+
+static int model_cmp(const void *pa, const void *pb)
+{
+	const struct model_timer *a = &model[*(const uint32_t *)pa];
+	const struct model_timer *b = &model[*(const uint32_t *)pb];
+
+	if (a->deadline != b->deadline)
+		return a->deadline < b->deadline ? -1 : 1;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* One random step on timer i: a (re)start (two in three) or a stop; in
+ * the thinning phase nine stops in ten. */
+static void model_step(ringo_timer_t *ts, uint32_t r, size_t i, uint64_t base, uint64_t *seq,
+		       int thin)
+{
+	/* Odd steps pick among 8 deadlines (long lines), even among 300. */
+	int64_t ms = (int64_t)((r >> 20) % (r & 1 ? 8 : 300));
+	int stop = thin ? (r >> 8) % 10 != 0 : (r >> 8) % 3 == 0;
+
+	if (stop) {
+		ck_assert_int_eq(ringo_timer_stop(&ts[i]), 0);
+		model[i].active = 0;
+		return;
+	}
+	if (ringo_timer_start(&ts[i], model_cb, ms, 0) != 0)
+		ck_abort_msg("start #%zu", i);
+	model[i] = (struct model_timer){ base + (uint64_t)ms, (*seq)++, 1 };
+}
+
+START_TEST(test_order_random_ops)
+{
+	size_t n = TEST_SIZE(40000, 4000), steps = n * 4, i, k, nactive = 0;
+	uint32_t seed = 0x9e3779b9, *want;
+	uint64_t base, seq = 0;
+	ringo_timer_t *ts;
+
+	REQUIRE_LOOP();
+	ts = calloc(n, sizeof(*ts));
+	model = calloc(n, sizeof(*model));
+	model_log = calloc(n, sizeof(*model_log));
+	want = calloc(n, sizeof(*want));
+	ck_assert(ts && model && model_log && want);
+	model_cap = n;
+
+	base = base_ms();
+	for (i = 0; i < n; i++) {
+		ck_assert_int_eq(ringo_timer_init(&loop, &ts[i]), 0);
+		ts[i].data = (void *)(uintptr_t)i;
+	}
+	for (k = 0; k < 3 * steps; k++) {
+		uint32_t r = xorshift(&seed);
+
+		/* Phase 2 walks the timers in turn so each one is thinned. */
+		i = k / steps == 1 ? k % n : xorshift(&seed) % n;
+		model_step(ts, r, i, base, &seq, k / steps == 1);
+	}
+	ck_assert_uint_eq(ringo_now(&loop), base);
+	for (i = 0; i < n; i++) {
+		uint64_t due = model[i].active ? model[i].deadline - base : 0;
+
+		if (ringo_timer_get_due_in(&ts[i]) != due)
+			ck_abort_msg("timer %zu: due in %llu, model %llu", i,
+				     (unsigned long long)ringo_timer_get_due_in(&ts[i]),
+				     (unsigned long long)due);
+		ck_assert_int_eq(ringo_is_active(AS_HANDLE(&ts[i])), model[i].active);
+		if (model[i].active)
+			want[nactive++] = (uint32_t)i;
+	}
+	ck_assert_uint_gt(nactive, 0);
+	ck_assert_uint_lt(nactive, n);
+	qsort(want, nactive, sizeof(*want), model_cmp);
+
+	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
+	ck_assert_uint_eq(model_fired, nactive);
+	for (k = 0; k < nactive; k++)
+		if (model_log[k] != want[k])
+			ck_abort_msg("firing %zu: timer %u (+%llu ms, start %llu), want %u "
+				     "(+%llu ms, start %llu)", k, model_log[k],
+				     (unsigned long long)(model[model_log[k]].deadline - base),
+				     (unsigned long long)model[model_log[k]].seq, want[k],
+				     (unsigned long long)(model[want[k]].deadline - base),
+				     (unsigned long long)model[want[k]].seq);
+	for (i = 0; i < n; i++)
+		ck_assert_int_eq(ringo_close(AS_HANDLE(&ts[i]), NULL), 0);
+	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
+	free(ts);
+	free(model);
+	free(model_log);
+	free(want);
+	model = NULL;
+	model_log = NULL;
 }
 END_TEST
 
@@ -1509,6 +1628,9 @@ static void reset_state(void)
 	order_log = NULL;
 	order_deadline = NULL;
 	order_fired = order_cap = order_early = 0;
+	model = NULL;
+	model_log = NULL;
+	model_fired = model_cap = 0;
 	rezero_errors = 0;
 	memset(&chain_a, 0, sizeof(chain_a));
 	memset(&chain_b, 0, sizeof(chain_b));
@@ -1541,6 +1663,7 @@ static void add_timed(TCase *tc)
 	tcase_add_test(tc, test_run_once_runs_timer_it_waited_for);
 
 	tcase_add_test(tc, test_order_random);
+	tcase_add_test(tc, test_order_random_ops);
 	tcase_add_test(tc, test_order_ties_restart);
 	tcase_add_test(tc, test_zero_timeout_next_iteration);
 	tcase_add_test(tc, test_zero_timeout_restart_no_spin);
