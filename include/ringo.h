@@ -213,11 +213,27 @@ enum {
 
 typedef void (*ringo_close_cb)(ringo_handle_t *handle);
 
+/*
+ * Private. From ringo_close on, a handle's close state; before it, 16
+ * bytes its type may keep its own state in (a timer: its repeat and its
+ * place in the loop's timer lines), so that state costs no extra bytes.
+ * ringo_close runs the type's close hook before it writes `close`.
+ */
+union ringo_handle_priv {
+	struct {
+		ringo_close_cb cb;	/* ringo_close's argument */
+		ringo_handle_t *next;	/* the loop's close queue */
+	} close;
+	struct {
+		uint64_t u64;
+		uint32_t u32[2];
+	} own;
+};
+
 #define RINGO_HANDLE_FIELDS                                                                    \
 	void *data;		  /* public: yours */                                          \
 	ringo_loop_t *loop;	  /* read-only */                                              \
-	ringo_close_cb close_cb;  /* private */                                                \
-	ringo_handle_t *next_closing; /* private: the loop's close queue */                    \
+	union ringo_handle_priv priv; /* private */                                            \
 	uint32_t inflight;	  /* private: ops awaiting their last CQE */                   \
 	uint8_t type;		  /* read-only: RINGO_HANDLE_* */                               \
 	uint8_t hflags;		  /* private */
@@ -319,27 +335,20 @@ RINGO_EXTERN int ringo_deadline(ringo_req_t *req, int64_t ms);
 typedef void (*ringo_timer_cb)(ringo_timer_t *timer);
 
 /*
- * 56 bytes on LP64: a million timers are 56 MB of the caller's memory, so
- * every byte counts. repeat_hi sits in the 2 bytes the handle fields leave
- * before the next pointer; read the repeat with ringo_timer_get_repeat().
+ * 48 bytes on LP64: a million timers are 48 MB of the caller's memory.
+ * The repeat and the timer's place live in the handle's priv until
+ * ringo_close: read the repeat with ringo_timer_get_repeat().
  */
 struct ringo_timer {
 	RINGO_HANDLE_FIELDS
-	uint16_t repeat_hi;	/* private: repeat ms, bits 32..47 */
 	ringo_timer_cb cb;	/* read-only */
-	uint32_t repeat_lo;	/* private: repeat ms, bits 0..31 */
-	uint32_t pos;		/* private: its slot in the loop's timer lines, or UINT32_MAX */
 };
-
-/* The longest repeat, in ms (2^48 - 1: about 8900 years). */
-#define RINGO_TIMER_REPEAT_MAX ((int64_t)0xffffffffffff)
 
 /* A stopped timer. No I/O; never fails for valid arguments. */
 RINGO_EXTERN int ringo_timer_init(ringo_loop_t *loop, ringo_timer_t *timer);
 
 /*
- * Fire cb after `timeout_ms`, then every `repeat_ms` (0 = once; at most
- * RINGO_TIMER_REPEAT_MAX). Starting
+ * Fire cb after `timeout_ms`, then every `repeat_ms` (0 = once). Starting
  * an active timer restarts it. A timeout of 0 fires on the next loop
  * iteration, never inside this call. Timers due at the same time fire in
  * the order they were started.
@@ -352,8 +361,8 @@ RINGO_EXTERN int ringo_timer_init(ringo_loop_t *loop, ringo_timer_t *timer);
  * The timeout counts from the loop's cached time (ringo_now), as in libuv:
  * after blocking work outside the loop, call ringo_update_time() first.
  *
- * Returns 0, or -EINVAL for NULL arguments, negative times, a repeat above
- * RINGO_TIMER_REPEAT_MAX, or an uninitialised or closing handle; -ENOMEM
+ * Returns 0, or -EINVAL for NULL arguments, negative times, or an
+ * uninitialised or closing handle; -ENOMEM
  * if the timer store could not grow (the timer is then stopped).
  */
 RINGO_EXTERN int ringo_timer_start(ringo_timer_t *timer, ringo_timer_cb cb, int64_t timeout_ms,
@@ -376,12 +385,12 @@ RINGO_EXTERN int ringo_timer_again(ringo_timer_t *timer);
 /*
  * Change the repeat; takes effect at the next firing. -EINVAL (and no
  * change) for NULL, a handle that is not an initialised timer, a closing
- * or closed one, a negative repeat or one above RINGO_TIMER_REPEAT_MAX.
+ * or closed one, or a negative repeat.
  */
 RINGO_EXTERN int ringo_timer_set_repeat(ringo_timer_t *timer, int64_t repeat_ms);
 
-/* The repeat in ms (kept through close); 0 for NULL or a handle that is
- * not an initialised timer. */
+/* The repeat in ms; 0 for NULL, a handle that is not an initialised
+ * timer, or a closing or closed one (closing reuses its bytes). */
 RINGO_EXTERN uint64_t ringo_timer_get_repeat(const ringo_timer_t *timer);
 
 /* Ms until the timer fires; 0 when it is stopped, closing, closed or

@@ -12,8 +12,8 @@
  *
  * Lines are chains of fixed chunks of TC_SLOTS timer pointers, taken from
  * one pool per loop. A chunk id and a slot in it make a 32-bit position,
- * the timer's only private bookkeeping field (with the callback and a
- * 48-bit repeat a timer is 56 bytes: see struct ringo_timer). The chunk
+ * which the timer keeps, with its repeat, in the handle's priv bytes (so
+ * a timer is the handle fields plus its callback: 48 bytes). The chunk
  * knows its bucket, so a stop is: position -> chunk -> slot and bucket.
  * Chunks live in segments that never move (segment k holds TC_SEG0 << k
  * chunks), so a chunk id maps to its memory with one clz, a pointer to a
@@ -61,6 +61,9 @@
 #include "ringo.h"
 
 #define TB_NONE UINT32_MAX	/* no position, chunk or bucket */
+/* A timer's position (chunk << TC_SHIFT | slot): kept in the handle's
+ * priv, which is the timer's own until ringo_close. */
+#define TB_POS(t) ((t)->priv.own.u32[0])
 #define TB_COMPACT_MIN 32
 #define TB_MIN_MAP_BITS 6
 #define TB_MIN_IDS 64		/* first size of byid */
@@ -367,7 +370,7 @@ static inline void tb_compact(struct tbuckets *s, struct tbucket *b)
 				wi = 0;
 			}
 			w->slot[wi] = t;
-			t->pos = tc_pos(wid, wi++);
+			TB_POS(t) = tc_pos(wid, wi++);
 		}
 	}
 	rest = w->next;
@@ -410,7 +413,7 @@ static inline int tb_insert(struct tbuckets *s, ringo_timer_t *t, uint64_t deadl
 		b->tail_len = 0;
 	}
 	c->slot[b->tail_len] = t;
-	t->pos = tc_pos(b->tail, b->tail_len++);
+	TB_POS(t) = tc_pos(b->tail, b->tail_len++);
 	b->len++;
 	b->live++;
 	return 0;
@@ -423,14 +426,14 @@ static inline void tb_remove(struct tbuckets *s, ringo_timer_t *t)
 	struct tbucket *b;
 	uint32_t id;
 
-	if (t->pos == TB_NONE)
+	if (TB_POS(t) == TB_NONE)
 		return;
-	id = t->pos >> TC_SHIFT;
+	id = TB_POS(t) >> TC_SHIFT;
 	c = tc_get(s->chunks, id);
 	b = s->byid[c->bucket];
-	c->slot[t->pos & (TC_SLOTS - 1)] = NULL;
+	c->slot[TB_POS(t) & (TC_SLOTS - 1)] = NULL;
 	b->live--;
-	t->pos = TB_NONE;
+	TB_POS(t) = TB_NONE;
 	/* Detached: the pass firing it walks the line and releases it. */
 	if (b->heap_index == HEAP_NONE)
 		return;
@@ -457,7 +460,7 @@ static inline ringo_timer_t *tb_take(struct tbucket *b, struct tchunk *c, uint32
 	if (t) {
 		c->slot[slot] = NULL;
 		b->live--;
-		t->pos = TB_NONE;
+		TB_POS(t) = TB_NONE;
 	}
 	return t;
 }
@@ -491,7 +494,7 @@ static inline uint64_t tb_next_deadline(const struct tbuckets *s)
 /* The deadline of a timer that is in a bucket (queued or detached). */
 static inline uint64_t tb_deadline_of(const struct tbuckets *s, const ringo_timer_t *t)
 {
-	return s->byid[tc_get(s->chunks, t->pos >> TC_SHIFT)->bucket]->deadline;
+	return s->byid[tc_get(s->chunks, TB_POS(t) >> TC_SHIFT)->bucket]->deadline;
 }
 
 static inline void tb_free_all(struct tbuckets *s)

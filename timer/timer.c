@@ -7,19 +7,19 @@
  * stopping and firing a timer cost no system call, and no malloc beyond
  * the amortised growth described in bucket.h.
  */
-#include <stddef.h>
-
 #include "loop_internal.h"
 
 /*
  * The timer's size is what bench/timers measures against libev: keep it.
- * repeat_hi must land in the handle fields' tail padding, not after it.
+ * Its repeat and position live in the handle's priv, which is the timer's
+ * own until ringo_close (closing hands those bytes to the close queue, so
+ * nothing here reads them once HANDLE_CLOSING is set).
  */
 #if UINTPTR_MAX == UINT64_MAX
-_Static_assert(sizeof(ringo_timer_t) == 56, "ringo_timer_t grew past 56 bytes");
+_Static_assert(sizeof(ringo_timer_t) == 48, "ringo_timer_t grew past 48 bytes");
 #endif
-_Static_assert(offsetof(ringo_timer_t, repeat_hi) < sizeof(ringo_handle_t),
-	       "repeat_hi no longer fits in the handle's padding");
+
+#define REPEAT(t) ((t)->priv.own.u64)
 
 /* An initialised timer: type and flags are checked before the loop
  * pointer is ever followed. */
@@ -28,26 +28,10 @@ static bool is_timer(const ringo_timer_t *t)
 	return t && t->type == RINGO_HANDLE_TIMER && (t->hflags & HANDLE_INIT) && t->loop;
 }
 
-/* ... and not closing or closed: one that may be (re)started. */
+/* ... and not closing or closed: priv is still the timer's. */
 static bool valid(const ringo_timer_t *t)
 {
 	return is_timer(t) && !(t->hflags & (HANDLE_CLOSING | HANDLE_CLOSED));
-}
-
-static uint64_t repeat_of(const ringo_timer_t *t)
-{
-	return (uint64_t)t->repeat_hi << 32 | t->repeat_lo;
-}
-
-static void set_repeat(ringo_timer_t *t, uint64_t ms)
-{
-	t->repeat_hi = (uint16_t)(ms >> 32);
-	t->repeat_lo = (uint32_t)ms;
-}
-
-static bool repeat_ok(int64_t ms)
-{
-	return ms >= 0 && ms <= RINGO_TIMER_REPEAT_MAX;
 }
 
 RINGO_EXTERN int ringo_timer_init(ringo_loop_t *loop, ringo_timer_t *t)
@@ -56,8 +40,8 @@ RINGO_EXTERN int ringo_timer_init(ringo_loop_t *loop, ringo_timer_t *t)
 		return -EINVAL;
 	ringo__handle_init(loop, (ringo_handle_t *)t, RINGO_HANDLE_TIMER);
 	t->cb = NULL;
-	set_repeat(t, 0);
-	t->pos = TB_NONE;
+	REPEAT(t) = 0;
+	TB_POS(t) = TB_NONE;
 	return 0;
 }
 
@@ -73,7 +57,7 @@ RINGO_EXTERN int ringo_timer_start(ringo_timer_t *t, ringo_timer_cb cb, int64_t 
 	struct ringo__loop *l;
 	int ret;
 
-	if (!valid(t) || !cb || timeout_ms < 0 || !repeat_ok(repeat_ms))
+	if (!valid(t) || !cb || timeout_ms < 0 || repeat_ms < 0)
 		return -EINVAL;
 	l = L(t->loop);
 	unschedule(t);
@@ -83,7 +67,7 @@ RINGO_EXTERN int ringo_timer_start(ringo_timer_t *t, ringo_timer_cb cb, int64_t 
 		return ret;
 	}
 	t->cb = cb;
-	set_repeat(t, (uint64_t)repeat_ms);
+	REPEAT(t) = (uint64_t)repeat_ms;
 	ringo__handle_start((ringo_handle_t *)t);
 	return 0;
 }
@@ -92,6 +76,9 @@ RINGO_EXTERN int ringo_timer_stop(ringo_timer_t *t)
 {
 	if (!is_timer(t))
 		return -EINVAL;
+	/* A closing timer is already out of its line (the close hook). */
+	if (!valid(t))
+		return 0;
 	unschedule(t);
 	ringo__handle_stop((ringo_handle_t *)t);
 	return 0;
@@ -103,7 +90,7 @@ RINGO_EXTERN int ringo_timer_again(ringo_timer_t *t)
 
 	if (!valid(t) || !t->cb)
 		return -EINVAL;
-	repeat = repeat_of(t);
+	repeat = REPEAT(t);
 	if (!repeat)
 		return 0;
 	return ringo_timer_start(t, t->cb, (int64_t)repeat, (int64_t)repeat);
@@ -111,15 +98,15 @@ RINGO_EXTERN int ringo_timer_again(ringo_timer_t *t)
 
 RINGO_EXTERN int ringo_timer_set_repeat(ringo_timer_t *t, int64_t repeat_ms)
 {
-	if (!valid(t) || !repeat_ok(repeat_ms))
+	if (!valid(t) || repeat_ms < 0)
 		return -EINVAL;
-	set_repeat(t, (uint64_t)repeat_ms);
+	REPEAT(t) = (uint64_t)repeat_ms;
 	return 0;
 }
 
 RINGO_EXTERN uint64_t ringo_timer_get_repeat(const ringo_timer_t *t)
 {
-	return is_timer(t) ? repeat_of(t) : 0;
+	return valid(t) ? REPEAT(t) : 0;
 }
 
 RINGO_EXTERN uint64_t ringo_timer_get_due_in(const ringo_timer_t *t)
@@ -127,7 +114,7 @@ RINGO_EXTERN uint64_t ringo_timer_get_due_in(const ringo_timer_t *t)
 	struct ringo__loop *l;
 	uint64_t deadline;
 
-	if (!is_timer(t) || t->pos == TB_NONE)
+	if (!valid(t) || TB_POS(t) == TB_NONE)
 		return 0;
 	l = L(t->loop);
 	deadline = tb_deadline_of(&l->timers, t);
@@ -154,7 +141,7 @@ static uint64_t next_deadline(uint64_t prev, uint64_t repeat, uint64_t now)
 
 static void fire_timer(struct ringo__loop *l, ringo_timer_t *t, uint64_t deadline)
 {
-	uint64_t repeat = repeat_of(t);
+	uint64_t repeat = REPEAT(t);
 
 	/* Rescheduled before the callback, so the callback may stop,
 	 * restart or close it like any other timer. The new bucket is a
