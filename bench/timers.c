@@ -31,7 +31,13 @@
  *
  * ratio = ringo cpu_s / libuv cpu_s, libev_ratio = ringo cpu_s / libev
  * cpu_s; a peer not built in shows as libuv=absent / libev=absent (and its
- * ratio is left out). Handle sizes and per-run numbers go to stderr.
+ * ratio is left out). Handle sizes and per-run numbers go to stderr, and
+ * so does where each side's memory went: RSS after its loop init, after
+ * the calloc (no change: untouched pages), after every init+start, and the
+ * peak, with bytes per timer against the handle's own size. libev's peak
+ * moves with the load: the more timers expire in one iteration, the
+ * larger its pending array grows during ev_run (its started_kb is its
+ * floor).
  */
 #include "config.h"
 
