@@ -42,13 +42,15 @@
  *    list and goes to the bucket free list;
  *  - chunks, bucket structs, byid, the map and the heap grow to their
  *    peak and keep that size until loop close.
- * Idle memory is so bounded by the peak: sizeof(struct tchunk) (136
- * bytes) per TC_SLOTS timers pending at once, plus per distinct pending
- * deadline a bucket, a heap entry, a byid and a map cell (about 90 bytes)
- * and one partly filled chunk. The usual case costs 8.5 bytes per timer
- * plus that per distinct millisecond (the million_timers shape: 8.6 MB for
- * 1M timers on 1000 deadlines); the worst case, every timer on a
- * millisecond of its own, about 230 bytes per timer.
+ * Idle memory is so bounded by the peak: sizeof(struct tchunk) (40
+ * bytes) per TC_SLOTS (4) timers pending at once, plus per distinct
+ * pending deadline a bucket, a heap entry, a byid and a map cell (about
+ * 100 bytes with malloc's and the arrays' slack) and one partly filled
+ * chunk. The usual case costs 10 bytes per timer plus that per distinct
+ * millisecond (the million_timers shape, 1M timers on 1000 deadlines:
+ * 10.5 MB); the worst case, every timer on a millisecond of its own,
+ * about 150 bytes per timer. Bigger chunks save a little in the first
+ * case and cost a lot in the second (16 slots: 9.4 and 240 bytes).
  */
 #ifndef RINGO_TIMER_BUCKET_H
 #define RINGO_TIMER_BUCKET_H
@@ -68,13 +70,13 @@
 #define TB_MIN_MAP_BITS 6
 #define TB_MIN_IDS 64		/* first size of byid */
 
-#define TC_SHIFT 4
+#define TC_SHIFT 2
 #define TC_SLOTS (1U << TC_SHIFT)	/* timers per chunk */
 #define TC_SEG0 8U			/* chunks in segment 0; segment k: TC_SEG0 << k */
 /* Chunk ids stay below this, so that no position is TB_NONE. */
 #define TC_MAX_IDS (TB_NONE >> TC_SHIFT)
-/* Segments for every id below TC_MAX_IDS: TC_SEG0 * (2^26 - 1) > 2^28. */
-#define TC_MAX_SEGS 26
+/* Segments for every id below TC_MAX_IDS (checked below). */
+#define TC_MAX_SEGS 28
 
 struct tchunk {
 	uint32_t next;		/* next chunk of the line or of the free list */
@@ -124,6 +126,9 @@ static inline uint32_t tc_seg_of(uint32_t id)
 {
 	return 31 - (uint32_t)__builtin_clz(id / TC_SEG0 + 1);
 }
+
+_Static_assert(31 - __builtin_clz((TC_MAX_IDS - 1) / TC_SEG0 + 1) < TC_MAX_SEGS,
+	       "TC_MAX_SEGS does not cover every chunk id");
 
 static inline struct tchunk *tc_get(const struct tchunks *c, uint32_t id)
 {
