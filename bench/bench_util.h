@@ -324,6 +324,10 @@ struct bench_timers_result {
 	uint64_t closed;	/* close callbacks (libev: stops, it has no close) */
 	size_t handle_size;	/* sizeof the library's timer handle */
 	uint64_t iterations;	/* loop iterations, when the library tells; else 0 */
+	/* Where the bytes go (bench_cur_rss_kb, KiB): */
+	long rss_loop_kb;	/* after the library's loop init */
+	long rss_alloc_kb;	/* after calloc of the timers (untouched: no change) */
+	long rss_started_kb;	/* after every timer's init + start */
 };
 
 /* Timer i's timeout in ms. Interleaved: neighbours differ, as in the issue's
@@ -345,6 +349,21 @@ static inline double bench_cpu_s(void)
 		return 0;
 	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
 	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* Resident set of this process now, in KiB (/proc/self/statm); 0 if
+ * unreadable. */
+static inline long bench_cur_rss_kb(void)
+{
+	long size, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%ld %ld", &size, &resident) != 2)
+		resident = 0;
+	fclose(f);
+	return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
 /* Peak resident set of this process so far, in KiB (ru_maxrss). */

@@ -31,7 +31,13 @@
  *
  * ratio = ringo cpu_s / libuv cpu_s, libev_ratio = ringo cpu_s / libev
  * cpu_s; a peer not built in shows as libuv=absent / libev=absent (and its
- * ratio is left out). Handle sizes and per-run numbers go to stderr.
+ * ratio is left out). Handle sizes and per-run numbers go to stderr, and
+ * so does where each side's memory went: RSS after its loop init, after
+ * the calloc (no change: untouched pages), after every init+start, and the
+ * peak, with bytes per timer against the handle's own size. libev's peak
+ * moves with the load: the more timers expire in one iteration, the
+ * larger its pending array grows during ev_run (its started_kb is its
+ * floor).
  */
 #include "config.h"
 
@@ -77,9 +83,11 @@ static int bench_timers_ringo(const struct bench_timers_cfg *cfg, struct bench_t
 	ret = ringo_loop_init(&loop, NULL);
 	if (ret)
 		return ret;
+	res->rss_loop_kb = bench_cur_rss_kb();
 	timers = calloc(cfg->count, sizeof(*timers));
 	if (!timers)
 		return -ENOMEM;
+	res->rss_alloc_kb = bench_cur_rss_kb();
 
 	c0 = bench_cpu_s();
 	w0 = bench_now_ns();
@@ -92,6 +100,7 @@ static int bench_timers_ringo(const struct bench_timers_cfg *cfg, struct bench_t
 			return ret;
 	}
 	c1 = bench_cpu_s();
+	res->rss_started_kb = bench_cur_rss_kb();
 	ret = ringo_run(&loop, RINGO_RUN_DEFAULT);
 	if (ret)
 		return ret < 0 ? ret : -EBUSY;
@@ -130,6 +139,9 @@ struct side {
 	double start_s[MAX_ROUNDS];
 	double cpu_s[MAX_ROUNDS];
 	double rss_kb[MAX_ROUNDS];
+	double rss_loop_kb[MAX_ROUNDS];
+	double rss_alloc_kb[MAX_ROUNDS];
+	double rss_started_kb[MAX_ROUNDS];
 	size_t handle_size;
 };
 
@@ -179,9 +191,11 @@ static int run_peer(const struct side *s, const struct bench_timers_cfg *cfg)
 		return 1;
 	}
 	printf("peer=%s start_s=%.6f run_s=%.6f cpu_s=%.6f wall_s=%.6f rss_kb=%ld "
-	       "handle_size=%zu iterations=%llu\n",
+	       "handle_size=%zu iterations=%llu rss_loop_kb=%ld rss_alloc_kb=%ld "
+	       "rss_started_kb=%ld\n",
 	       s->name, res.start_s, res.run_s, res.cpu_s, res.wall_s, bench_max_rss_kb(),
-	       res.handle_size, (unsigned long long)res.iterations);
+	       res.handle_size, (unsigned long long)res.iterations, res.rss_loop_kb,
+	       res.rss_alloc_kb, res.rss_started_kb);
 	fflush(stdout);
 	return 0;
 }
@@ -240,7 +254,7 @@ static int run_round(struct side *s, const struct bench_timers_cfg *cfg, unsigne
 	unsigned long long iters;
 	double start, run, cpu, wall;
 	size_t hsize;
-	long rss;
+	long rss, rloop, ralloc, rstarted;
 	int ret;
 
 	ret = spawn_peer(s, cfg, line, sizeof(line));
@@ -250,8 +264,10 @@ static int run_round(struct side *s, const struct bench_timers_cfg *cfg, unsigne
 	}
 	if (sscanf(line,
 		   "peer=%15s start_s=%lf run_s=%lf cpu_s=%lf wall_s=%lf rss_kb=%ld "
-		   "handle_size=%zu iterations=%llu",
-		   name, &start, &run, &cpu, &wall, &rss, &hsize, &iters) != 8 ||
+		   "handle_size=%zu iterations=%llu rss_loop_kb=%ld rss_alloc_kb=%ld "
+		   "rss_started_kb=%ld",
+		   name, &start, &run, &cpu, &wall, &rss, &hsize, &iters, &rloop, &ralloc,
+		   &rstarted) != 11 ||
 	    strcmp(name, s->name)) {
 		fprintf(stderr, "timers: %s run %u: bad line '%s'\n", s->name, r, line);
 		return -EBADMSG;
@@ -259,12 +275,36 @@ static int run_round(struct side *s, const struct bench_timers_cfg *cfg, unsigne
 	s->start_s[r] = start;
 	s->cpu_s[r] = cpu;
 	s->rss_kb[r] = (double)rss;
+	s->rss_loop_kb[r] = (double)rloop;
+	s->rss_alloc_kb[r] = (double)ralloc;
+	s->rss_started_kb[r] = (double)rstarted;
 	s->handle_size = hsize;
 	/* close_s: CPU of closing every handle and the run for close callbacks */
 	fprintf(stderr, "timers: run=%u %-6s start_s=%.3f run_s=%.3f close_s=%.3f cpu_s=%.3f "
-			"wall_s=%.3f rss_kb=%ld iterations=%llu\n",
-		r, s->name, start, run, cpu - start - run, cpu, wall, rss, iters);
+			"wall_s=%.3f rss_kb=%ld iterations=%llu loop_kb=%ld alloc_kb=%ld started_kb=%ld\n",
+		r, s->name, start, run, cpu - start - run, cpu, wall, rss, iters, rloop, ralloc,
+		rstarted);
 	return 0;
+}
+
+/*
+ * Where a side's bytes went (medians, stderr): the loop alone, the timers
+ * array once calloc'd (untouched pages cost nothing yet), after every init
+ * and start (the handles plus the library's own timer bookkeeping), and
+ * the peak. Per timer: what init+start and the whole run added on top of
+ * the loop, against the handle's own size.
+ */
+static void print_breakdown(struct side *s, unsigned rounds, unsigned count)
+{
+	double loop = bench_median(s->rss_loop_kb, rounds);
+	double alloc = bench_median(s->rss_alloc_kb, rounds);
+	double started = bench_median(s->rss_started_kb, rounds);
+	double peak = bench_median(s->rss_kb, rounds);
+
+	fprintf(stderr, "timers: rss %-6s loop_kb=%.0f alloc_kb=%.0f started_kb=%.0f peak_kb=%.0f "
+			"| per timer: handle %zu B, started %.1f B, peak %.1f B\n",
+		s->name, loop, alloc, started, peak, s->handle_size,
+		(started - loop) * 1024 / count, (peak - loop) * 1024 / count);
 }
 
 static void print_side(struct bench_line *l, struct side *s, const char *prefix,
@@ -366,6 +406,8 @@ int main(int argc, char **argv)
 	for (j = 0; j < n; j++)
 		fprintf(stderr, "timers: sizeof %s timer handle = %zu bytes\n", s[j].name,
 			s[j].handle_size);
+	for (j = 0; j < n; j++)
+		print_breakdown(&s[j], a.rounds, a.timers);
 
 	ringo = &s[0];
 	print_side(&line, ringo, "", a.rounds);

@@ -213,11 +213,27 @@ enum {
 
 typedef void (*ringo_close_cb)(ringo_handle_t *handle);
 
+/*
+ * Private. From ringo_close on, a handle's close state; before it, 16
+ * bytes its type may keep its own state in (a timer: its repeat and its
+ * place in the loop's timer lines), so that state costs no extra bytes.
+ * ringo_close runs the type's close hook before it writes `close`.
+ */
+union ringo_handle_priv {
+	struct {
+		ringo_close_cb cb;	/* ringo_close's argument */
+		ringo_handle_t *next;	/* the loop's close queue */
+	} close;
+	struct {
+		uint64_t u64;
+		uint32_t u32[2];
+	} own;
+};
+
 #define RINGO_HANDLE_FIELDS                                                                    \
 	void *data;		  /* public: yours */                                          \
 	ringo_loop_t *loop;	  /* read-only */                                              \
-	ringo_close_cb close_cb;  /* private */                                                \
-	ringo_handle_t *next_closing; /* private: the loop's close queue */                    \
+	union ringo_handle_priv priv; /* private */                                            \
 	uint32_t inflight;	  /* private: ops awaiting their last CQE */                   \
 	uint8_t type;		  /* read-only: RINGO_HANDLE_* */                               \
 	uint8_t hflags;		  /* private */
@@ -318,12 +334,14 @@ RINGO_EXTERN int ringo_deadline(ringo_req_t *req, int64_t ms);
 
 typedef void (*ringo_timer_cb)(ringo_timer_t *timer);
 
+/*
+ * 48 bytes on LP64: a million timers are 48 MB of the caller's memory.
+ * The repeat and the timer's place live in the handle's priv until
+ * ringo_close: read the repeat with ringo_timer_get_repeat().
+ */
 struct ringo_timer {
 	RINGO_HANDLE_FIELDS
 	ringo_timer_cb cb;	/* read-only */
-	uint64_t repeat;	/* read-only: ms, 0 = one-shot */
-	uint32_t bucket;	/* private: id of its deadline bucket, or UINT32_MAX */
-	uint32_t slot;		/* private: its place in the bucket's line */
 };
 
 /* A stopped timer. No I/O; never fails for valid arguments. */
@@ -343,24 +361,40 @@ RINGO_EXTERN int ringo_timer_init(ringo_loop_t *loop, ringo_timer_t *timer);
  * The timeout counts from the loop's cached time (ringo_now), as in libuv:
  * after blocking work outside the loop, call ringo_update_time() first.
  *
- * Returns 0, or -EINVAL for NULL arguments, negative times, or a closing
- * handle; -ENOMEM if the timer heap could not grow.
+ * Returns 0, or -EINVAL for NULL arguments, negative times, or an
+ * uninitialised or closing handle; -ENOMEM
+ * if the timer store could not grow (the timer is then stopped).
  */
 RINGO_EXTERN int ringo_timer_start(ringo_timer_t *timer, ringo_timer_cb cb, int64_t timeout_ms,
 				   int64_t repeat_ms);
 
-/* Stop the timer; stopping a stopped timer is fine. */
+/*
+ * Stop the timer; stopping a stopped, closing or closed timer is fine (0).
+ * -EINVAL for NULL or a handle that is not an initialised timer.
+ */
 RINGO_EXTERN int ringo_timer_stop(ringo_timer_t *timer);
 
-/* Restart a repeating timer with its repeat as the timeout (no-op when
- * repeat is 0). -EINVAL if the timer was never started. */
+/*
+ * Restart a repeating timer with its repeat as the timeout, active or not
+ * (a no-op returning 0 when the repeat is 0). -EINVAL for NULL, a handle
+ * that is not an initialised timer, a timer never started, or a closing
+ * or closed one.
+ */
 RINGO_EXTERN int ringo_timer_again(ringo_timer_t *timer);
 
-/* Change the repeat; takes effect at the next firing. */
+/*
+ * Change the repeat; takes effect at the next firing. -EINVAL (and no
+ * change) for NULL, a handle that is not an initialised timer, a closing
+ * or closed one, or a negative repeat.
+ */
 RINGO_EXTERN int ringo_timer_set_repeat(ringo_timer_t *timer, int64_t repeat_ms);
+
+/* The repeat in ms; 0 for NULL, a handle that is not an initialised
+ * timer, or a closing or closed one (closing reuses its bytes). */
 RINGO_EXTERN uint64_t ringo_timer_get_repeat(const ringo_timer_t *timer);
 
-/* Ms until the timer fires; 0 when it is stopped or already due. */
+/* Ms until the timer fires; 0 when it is stopped, closing, closed or
+ * already due, and for NULL or a handle that is not an initialised timer. */
 RINGO_EXTERN uint64_t ringo_timer_get_due_in(const ringo_timer_t *timer);
 
 /* ---- Cross-thread wake-up --------------------------------------------- */

@@ -37,8 +37,8 @@ void ringo__handle_init(ringo_loop_t *loop, ringo_handle_t *h, int type)
 	h->type = (uint8_t)type;
 	h->hflags = HANDLE_INIT | HANDLE_REF;
 	h->inflight = 0;
-	h->close_cb = NULL;
-	h->next_closing = NULL;
+	h->priv.close.cb = NULL;
+	h->priv.close.next = NULL;
 	L(loop)->open_handles++;
 }
 
@@ -105,9 +105,9 @@ static void queue_close(ringo_handle_t *h)
 	if (h->hflags & HANDLE_CLOSE_QUEUED)
 		return;
 	h->hflags |= HANDLE_CLOSE_QUEUED;
-	h->next_closing = NULL;
+	h->priv.close.next = NULL;
 	if (l->close_tail)
-		l->close_tail->next_closing = h;
+		l->close_tail->priv.close.next = h;
 	else
 		l->close_head = h;
 	l->close_tail = h;
@@ -121,10 +121,11 @@ RINGO_EXTERN int ringo_close(ringo_handle_t *h, ringo_close_cb close_cb)
 		return -EALREADY;
 	/* Atomic: ringo_async_send reads the flag from other threads. */
 	__atomic_fetch_or(&h->hflags, (uint8_t)HANDLE_CLOSING, __ATOMIC_RELEASE);
-	h->close_cb = close_cb;
 	L(h->loop)->closing_handles++;
+	/* The hook first: until now priv is the type's (a timer's place). */
 	if (close_hooks[h->type])
 		close_hooks[h->type](h);
+	h->priv.close.cb = close_cb;
 	/* The loop stays alive for it through closing_handles until close_cb. */
 	if (h->hflags & HANDLE_ACTIVE) {
 		h->hflags &= ~HANDLE_ACTIVE;
@@ -157,15 +158,15 @@ static bool run_closes(struct ringo__loop *l)
 	/* Close callbacks may close more handles: those run next time. */
 	l->close_head = l->close_tail = NULL;
 	for (; h; h = next) {
-		next = h->next_closing;
+		next = h->priv.close.next;
 		if (finalize_hooks[h->type])
 			finalize_hooks[h->type](h);
 		h->hflags |= HANDLE_CLOSED;
 		l->open_handles--;
 		l->closing_handles--;
 		/* From here the memory is the caller's: touch nothing after. */
-		if (h->close_cb)
-			h->close_cb(h);
+		if (h->priv.close.cb)
+			h->priv.close.cb(h);
 	}
 	return ran;
 }

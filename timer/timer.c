@@ -9,10 +9,29 @@
  */
 #include "loop_internal.h"
 
+/*
+ * The timer's size is what bench/timers measures against libev: keep it.
+ * Its repeat and position live in the handle's priv, which is the timer's
+ * own until ringo_close (closing hands those bytes to the close queue, so
+ * nothing here reads them once HANDLE_CLOSING is set).
+ */
+#if UINTPTR_MAX == UINT64_MAX
+_Static_assert(sizeof(ringo_timer_t) == 48, "ringo_timer_t grew past 48 bytes");
+#endif
+
+#define REPEAT(t) ((t)->priv.own.u64)
+
+/* An initialised timer: type and flags are checked before the loop
+ * pointer is ever followed. */
+static bool is_timer(const ringo_timer_t *t)
+{
+	return t && t->type == RINGO_HANDLE_TIMER && (t->hflags & HANDLE_INIT) && t->loop;
+}
+
+/* ... and not closing or closed: priv is still the timer's. */
 static bool valid(const ringo_timer_t *t)
 {
-	return t && t->loop && t->type == RINGO_HANDLE_TIMER && (t->hflags & HANDLE_INIT) &&
-	       !(t->hflags & (HANDLE_CLOSING | HANDLE_CLOSED));
+	return is_timer(t) && !(t->hflags & (HANDLE_CLOSING | HANDLE_CLOSED));
 }
 
 RINGO_EXTERN int ringo_timer_init(ringo_loop_t *loop, ringo_timer_t *t)
@@ -21,9 +40,8 @@ RINGO_EXTERN int ringo_timer_init(ringo_loop_t *loop, ringo_timer_t *t)
 		return -EINVAL;
 	ringo__handle_init(loop, (ringo_handle_t *)t, RINGO_HANDLE_TIMER);
 	t->cb = NULL;
-	t->repeat = 0;
-	t->bucket = TB_NONE;
-	t->slot = 0;
+	REPEAT(t) = 0;
+	TB_POS(t) = TB_NONE;
 	return 0;
 }
 
@@ -49,15 +67,18 @@ RINGO_EXTERN int ringo_timer_start(ringo_timer_t *t, ringo_timer_cb cb, int64_t 
 		return ret;
 	}
 	t->cb = cb;
-	t->repeat = (uint64_t)repeat_ms;
+	REPEAT(t) = (uint64_t)repeat_ms;
 	ringo__handle_start((ringo_handle_t *)t);
 	return 0;
 }
 
 RINGO_EXTERN int ringo_timer_stop(ringo_timer_t *t)
 {
-	if (!t || t->type != RINGO_HANDLE_TIMER || !(t->hflags & HANDLE_INIT))
+	if (!is_timer(t))
 		return -EINVAL;
+	/* A closing timer is already out of its line (the close hook). */
+	if (!valid(t))
+		return 0;
 	unschedule(t);
 	ringo__handle_stop((ringo_handle_t *)t);
 	return 0;
@@ -65,24 +86,27 @@ RINGO_EXTERN int ringo_timer_stop(ringo_timer_t *t)
 
 RINGO_EXTERN int ringo_timer_again(ringo_timer_t *t)
 {
+	uint64_t repeat;
+
 	if (!valid(t) || !t->cb)
 		return -EINVAL;
-	if (!t->repeat)
+	repeat = REPEAT(t);
+	if (!repeat)
 		return 0;
-	return ringo_timer_start(t, t->cb, (int64_t)t->repeat, (int64_t)t->repeat);
+	return ringo_timer_start(t, t->cb, (int64_t)repeat, (int64_t)repeat);
 }
 
 RINGO_EXTERN int ringo_timer_set_repeat(ringo_timer_t *t, int64_t repeat_ms)
 {
 	if (!valid(t) || repeat_ms < 0)
 		return -EINVAL;
-	t->repeat = (uint64_t)repeat_ms;
+	REPEAT(t) = (uint64_t)repeat_ms;
 	return 0;
 }
 
 RINGO_EXTERN uint64_t ringo_timer_get_repeat(const ringo_timer_t *t)
 {
-	return t ? t->repeat : 0;
+	return valid(t) ? REPEAT(t) : 0;
 }
 
 RINGO_EXTERN uint64_t ringo_timer_get_due_in(const ringo_timer_t *t)
@@ -90,7 +114,7 @@ RINGO_EXTERN uint64_t ringo_timer_get_due_in(const ringo_timer_t *t)
 	struct ringo__loop *l;
 	uint64_t deadline;
 
-	if (!t || !t->loop || t->bucket == TB_NONE)
+	if (!valid(t) || TB_POS(t) == TB_NONE)
 		return 0;
 	l = L(t->loop);
 	deadline = tb_deadline_of(&l->timers, t);
@@ -117,26 +141,34 @@ static uint64_t next_deadline(uint64_t prev, uint64_t repeat, uint64_t now)
 
 static void fire_timer(struct ringo__loop *l, ringo_timer_t *t, uint64_t deadline)
 {
+	uint64_t repeat = REPEAT(t);
+
 	/* Rescheduled before the callback, so the callback may stop,
 	 * restart or close it like any other timer. The new bucket is a
 	 * queued one: never the detached bucket being walked. */
-	if (!t->repeat || tb_insert(&l->timers, t, next_deadline(deadline, t->repeat, l->now_ms)))
+	if (!repeat || tb_insert(&l->timers, t, next_deadline(deadline, repeat, l->now_ms)))
 		ringo__handle_stop((ringo_handle_t *)t);
 	t->cb(t);
 }
 
 /*
- * Walk a detached bucket in start order. Callbacks may stop timers still
- * in it (their slots turn NULL) but cannot add any: len is fixed.
+ * Walk a detached bucket's line in start order. Callbacks may stop timers
+ * still in it (their slots turn NULL) but cannot add any or move its
+ * chunks: the line is fixed until tb_release gives it back.
  */
 static void fire_bucket(struct ringo__loop *l, struct tbucket *b)
 {
+	struct tchunk *c;
 	ringo_timer_t *t;
-	uint32_t i;
+	uint32_t id, i, n;
 
-	for (i = 0; i < b->len; i++)
-		if ((t = tb_take(b, i)))
-			fire_timer(l, t, b->deadline);
+	for (id = b->head; id != TB_NONE; id = c->next) {
+		c = tc_get(l->timers.chunks, id);
+		n = tb_chunk_len(b, id);
+		for (i = 0; i < n; i++)
+			if ((t = tb_take(b, c, i)))
+				fire_timer(l, t, b->deadline);
+	}
 	tb_release(&l->timers, b);
 }
 

@@ -36,9 +36,11 @@ int bench_timers_libev(const struct bench_timers_cfg *cfg, struct bench_timers_r
 	loop = ev_loop_new(EVFLAG_AUTO);
 	if (!loop)
 		return -ENOMEM;
+	res->rss_loop_kb = bench_cur_rss_kb();
 	timers = calloc(cfg->count, sizeof(*timers));
 	if (!timers)
 		return -ENOMEM;
+	res->rss_alloc_kb = bench_cur_rss_kb();
 
 	c0 = bench_cpu_s();
 	w0 = bench_now_ns();
@@ -48,6 +50,7 @@ int bench_timers_libev(const struct bench_timers_cfg *cfg, struct bench_timers_r
 		ev_timer_start(loop, &timers[i]);
 	}
 	c1 = bench_cpu_s();
+	res->rss_started_kb = bench_cur_rss_kb();
 	ev_run(loop, 0);
 	cr = bench_cpu_s();
 	for (i = 0; i < cfg->count; i++) {

@@ -40,9 +40,11 @@ int bench_timers_libuv(const struct bench_timers_cfg *cfg, struct bench_timers_r
 	ret = uv_loop_init(&loop);
 	if (ret)
 		return ret;
+	res->rss_loop_kb = bench_cur_rss_kb();
 	timers = calloc(cfg->count, sizeof(*timers));
 	if (!timers)
 		return -ENOMEM;
+	res->rss_alloc_kb = bench_cur_rss_kb();
 
 	c0 = bench_cpu_s();
 	w0 = bench_now_ns();
@@ -54,6 +56,7 @@ int bench_timers_libuv(const struct bench_timers_cfg *cfg, struct bench_timers_r
 			return ret;
 	}
 	c1 = bench_cpu_s();
+	res->rss_started_kb = bench_cur_rss_kb();
 	ret = uv_run(&loop, UV_RUN_DEFAULT);
 	if (ret)
 		return -EBUSY;
