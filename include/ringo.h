@@ -630,6 +630,15 @@ RINGO_EXTERN size_t ringo_write_queue_size(const ringo_stream_t *stream);
 
 /* ---- UDP --------------------------------------------------------------- */
 
+/*
+ * Receiving uses one multishot recvmsg per handle into buffers from a pool
+ * the loop owns (6.0, provided-buffer rings), and single-shot recvmsg into
+ * a per-handle buffer where the kernel lacks that or the loop options
+ * (RINGO_LOOP_NO_MULTISHOT, RINGO_LOOP_NO_BUF_RING) turn it off. Both
+ * report the same: every datagram whole up to the receive size, cut and
+ * flagged beyond it; datagrams never lost or reordered by stop/start.
+ */
+
 /* recv flags */
 #define RINGO_UDP_TRUNCATED (1U << 0)	/* the datagram was longer than the buffer */
 
@@ -656,6 +665,8 @@ struct ringo_udp {
 	struct msghdr msg;		/* private: the recvmsg in flight */
 	struct iovec iov;		/* private */
 	struct sockaddr_storage from;	/* private */
+	uint32_t stash_head;		/* private: datagrams received after */
+	uint32_t stash_tail;		/*   recv_stop, delivered at the next recv_start */
 };
 
 struct ringo_udp_send {

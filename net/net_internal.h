@@ -8,23 +8,51 @@
 #include "loop_internal.h"
 
 /*
- * The receive pool: RINGO__POOL_MAX buffers of RINGO__POOL_BUF bytes at the
- * most (16 MiB, the documented bound), allocated RINGO__POOL_CHUNK at a time
- * as -ENOBUFS says more are needed. In ring mode they sit in a provided-
- * buffer ring (group RINGO__POOL_BGID, reserved for the loop) and the
- * kernel picks one per receive; in plain mode (no buffer rings, or turned
- * off) a free stack hands one to each single-shot recv.
+ * The receive pools. The stream pool: RINGO__POOL_MAX buffers of
+ * RINGO__POOL_BUF bytes at the most (16 MiB, the documented bound),
+ * allocated RINGO__POOL_CHUNK at a time as -ENOBUFS says more are needed.
+ * In ring mode they sit in a provided-buffer ring (group RINGO__POOL_BGID,
+ * reserved for the loop) and the kernel picks one per receive; in plain
+ * mode (no buffer rings, or turned off) a free stack hands one to each
+ * single-shot recv.
+ *
+ * The datagram pool feeds multishot recvmsg on UDP handles, ring mode
+ * only: each buffer holds the kernel's ringo_recvmsg_out header, the
+ * source address and any datagram whole (RINGO_UDP_MAX_DATAGRAM), so
+ * receiving through it never cuts what a per-handle buffer would have
+ * kept. RINGO__DGRAM_MAX buffers at the most (16.4 MiB of address space;
+ * the kernel writes only what arrives, so small datagrams touch one page
+ * per buffer), RINGO__DGRAM_CHUNK at a time, group RINGO__DGRAM_BGID.
  */
 #define RINGO__POOL_BUF 16384U
 #define RINGO__POOL_CHUNK 64U
 #define RINGO__POOL_MAX 1024U
 #define RINGO__POOL_BGID 0xfffeU
+#define RINGO__POOL_NCHUNKS (RINGO__POOL_MAX / RINGO__POOL_CHUNK)
 #define RINGO__NO_BID UINT32_MAX
+
+#define RINGO__DGRAM_NAMELEN ((unsigned)sizeof(struct sockaddr_in6))
+#define RINGO__DGRAM_BUF (RINGO_UDP_MAX_DATAGRAM + 64U)
+#define RINGO__DGRAM_CHUNK 16U
+#define RINGO__DGRAM_MAX 256U
+#define RINGO__DGRAM_BGID 0xfffdU
+
+_Static_assert(RINGO__DGRAM_BUF >= sizeof(struct ringo_recvmsg_out) + RINGO__DGRAM_NAMELEN +
+					   RINGO_UDP_MAX_DATAGRAM,
+	       "a datagram buffer holds header, address and the largest datagram");
+_Static_assert(RINGO__DGRAM_MAX / RINGO__DGRAM_CHUNK <= RINGO__POOL_NCHUNKS &&
+		       RINGO__DGRAM_MAX <= RINGO__POOL_MAX,
+	       "the datagram pool fits the pool bookkeeping");
 
 struct ringo__bufpool {
 	struct ringo_buf_ring *br;	/* NULL in plain mode */
-	unsigned char *chunks[RINGO__POOL_MAX / RINGO__POOL_CHUNK];
+	unsigned char *chunks[RINGO__POOL_NCHUNKS];
 	unsigned count;			/* buffers allocated */
+	unsigned buf_size;		/* bytes per buffer */
+	unsigned chunk;			/* buffers per allocation */
+	unsigned max;			/* the bound; also the ring's entries */
+	unsigned bgid;			/* buffer group of the ring */
+	unsigned stashed;		/* buffers held in handles' stashes */
 	uint32_t free[RINGO__POOL_MAX];	/* plain mode: free bids */
 	unsigned nfree;
 	uint32_t next[RINGO__POOL_MAX];	/* stash links */
@@ -34,7 +62,12 @@ struct ringo__bufpool {
 	struct ringo_queue waiters;	/* streams waiting for a buffer (pool at bound) */
 };
 
+/* The stream pool, created on first use; NULL when out of memory. */
 struct ringo__bufpool *ringo__pool(ringo_loop_t *loop);
+/* The datagram pool, created on first use; NULL when out of memory or when
+ * the loop has no buffer rings or multishot (then UDP receives single-shot). */
+struct ringo__bufpool *ringo__dgram_pool(ringo_loop_t *loop);
+/* Free both pools (loop close). */
 void ringo__pool_free(ringo_loop_t *loop);
 int ringo__pool_grow(ringo_loop_t *loop, struct ringo__bufpool *p);
 void *ringo__pool_addr(struct ringo__bufpool *p, uint32_t bid);
