@@ -473,30 +473,36 @@ typedef void (*ringo_shutdown_cb)(ringo_shutdown_t *req, int status);
  * together leave in one sendmsg. */
 #define RINGO_STREAM_IOVS 8
 
+/*
+ * Private fields are packed for the idle connection, the common case: ids
+ * of ops that never run together share a slot, and state only listeners,
+ * lookups, shutdowns or stopped reads need shares storage with state they
+ * exclude (net/net_internal.h has the invariants).
+ */
 struct ringo_stream {
 	RINGO_HANDLE_FIELDS
+	uint16_t sflags;		/* private (fills the handle fields' padding) */
 	int fd;				/* read-only: the socket, -1 before bind/connect */
-	uint32_t sflags;		/* private */
+	union {				/* private, -1 when unused: */
+		int accepted_fd;	/*   listener: the connection in connection_cb */
+		uint32_t lent_bid;	/*   reader, plain mode: buffer of the recv in flight */
+		uint32_t stash_tail;	/*   stopped reader: data received after read_stop,
+					 *   a ring through the pool, for the next read_start */
+	};
 	size_t write_queue_size;	/* read-only: bytes queued and not yet sent */
-	ringo_connection_cb connection_cb; /* private */
-	ringo_read_cb read_cb;		/* private */
-	uint64_t accept_id;		/* private: the accept op in flight */
-	uint64_t recv_id;		/* private: the recv op in flight */
-	uint64_t send_id;		/* private: the send op in flight */
-	uint64_t connect_id;		/* private: the connect op in flight */
-	uint64_t shutdown_id;		/* private: the shutdown op in flight */
-	ringo_connect_t *lookup;	/* private: connect_host resolving for it */
-	uint32_t stash_head;		/* private: data received after read_stop, */
-	uint32_t stash_tail;		/*   delivered at the next read_start */
-	int accepted_fd;		/* private: during connection_cb */
-	uint32_t read_bid;		/* private: buffer of the read being reported */
-	uint32_t lent_bid;		/* private: buffer lent to a plain recv in flight */
-	struct ringo_queue buf_wait_q;	/* private: waiting for a pool buffer */
+	union {				/* private */
+		ringo_connection_cb connection_cb; /* listener */
+		ringo_read_cb read_cb;		   /* connection */
+	};
+	uint64_t rd_id;			/* private: the accept or recv op in flight */
+	uint64_t wr_id;			/* private: the connect, send or shutdown op in flight */
+	union {				/* private */
+		ringo_connect_t *lookup;	/* connect_host resolving for it */
+		ringo_shutdown_t *shutdown_req;	/* waits for the write queue */
+	};
 	struct ringo_queue write_q;	/* private: queued ringo_write_t */
-	ringo_shutdown_t *shutdown_req;	/* private: waits for the write queue */
 	void *send_ctx;			/* private: sendmsg state while one is in flight */
-	int zc_res;			/* private: a zero-copy send's result, held
-					 * until its notification */
+	ringo_stream_t *buf_wait_next;	/* private: waiting for a pool buffer */
 };
 
 struct ringo_connect {

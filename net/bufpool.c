@@ -64,7 +64,7 @@ static struct ringo__bufpool *pool_new(ringo_loop_t *loop, unsigned buf_size, un
 	p->chunk = chunk;
 	p->max = max;
 	p->bgid = bgid;
-	queue_init(&p->waiters);
+	p->read_bid = RINGO__NO_BID;
 	if (ring)
 		p->br = ringo_ring_setup_buf_ring(&l->ring, max, bgid, 0, NULL, &err);
 	/* Multishot receives need a buffer ring (and 6.0; a refusal later

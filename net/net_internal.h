@@ -58,8 +58,11 @@ struct ringo__bufpool {
 	uint32_t next[RINGO__POOL_MAX];	/* stash links */
 	uint32_t len[RINGO__POOL_MAX];	/* stash lengths */
 	uint8_t kept[RINGO__POOL_MAX];	/* held by the user via ringo_read_keep */
+	uint32_t read_bid;		/* the buffer read_cb is reporting, or RINGO__NO_BID
+					 * (read callbacks never nest: one at a time) */
 	bool multishot;			/* multishot recv usable */
-	struct ringo_queue waiters;	/* streams waiting for a buffer (pool at bound) */
+	ringo_stream_t *wait_head;	/* streams waiting for a buffer (pool at bound), */
+	ringo_stream_t *wait_tail;	/*   FIFO through buf_wait_next */
 };
 
 /* The stream pool, created on first use; NULL when out of memory. */
@@ -80,7 +83,23 @@ void ringo__read_close(ringo_stream_t *s);
 void ringo__write_fail_all(ringo_stream_t *s, int err);
 int ringo__stream_send_next(ringo_stream_t *s);
 
-/* stream flags */
+/*
+ * Stream fields that share storage (include/ringo.h), and why they can:
+ * - rd_id: the accept op of a listener or the recv op of a connection; a
+ *   listener never reads (read_start needs a connected stream, which
+ *   listen(2) refuses). connection_cb / read_cb likewise.
+ * - wr_id: connect before the stream is connected; then sends; then the
+ *   shutdown, which starts only once no send is in flight and after which
+ *   nothing is sent.
+ * - lookup / shutdown_req: resolving (STREAM_RESOLVING) happens before the
+ *   stream has a socket, a shutdown only on a connected one.
+ * - accepted_fd / lent_bid / stash_tail, -1 when unused: accepted_fd is a
+ *   listener's; lent_bid (plain mode only) is set while a plain recv is in
+ *   flight, and one is armed only with an empty stash (STREAM_STASHED
+ *   clear), and its completion clears lent_bid before it may stash.
+ */
+
+/* stream flags (16 bits) */
 #define STREAM_LISTENING (1U << 0)
 #define STREAM_READING (1U << 1)
 #define STREAM_CONNECTED (1U << 2)
@@ -90,5 +109,8 @@ int ringo__stream_send_next(ringo_stream_t *s);
 #define STREAM_EOF (1U << 6)	/* EOF received while not reading: report at start */
 #define STREAM_IN_WRITE_CB (1U << 7)
 #define STREAM_ZC_SEND (1U << 8)	/* the send in flight is zero-copy */
+#define STREAM_STASHED (1U << 9)	/* stash_tail holds received data */
+#define STREAM_BUF_WAIT (1U << 10)	/* in the pool's waiters FIFO */
+#define STREAM_RESOLVING (1U << 11)	/* lookup is a connect_host resolving */
 
 #endif

@@ -113,14 +113,17 @@ static void send_complete(ringo_loop_t *loop, struct ringo__op *op, int res, uns
 
 	(void)loop;
 	if (s->sflags & STREAM_ZC_SEND) {
+		/* The result waits for its notification in the request sent
+		 * (the queue's head until then; pending_res is otherwise unused
+		 * by writes, which never complete deferred). */
 		if (!(flags & RINGO_CQE_F_NOTIF))
-			s->zc_res = res;	/* the result; its notification follows */
+			head(s)->pending_res = res;
 		if (flags & RINGO_CQE_F_MORE)
 			return;
-		res = s->zc_res;
+		res = head(s)->pending_res;
 		s->sflags &= ~STREAM_ZC_SEND;
 	}
-	s->send_id = 0;
+	s->wr_id = 0;
 	ctx_put(s);
 	s->sflags |= STREAM_IN_WRITE_CB;
 	if (res < 0)
@@ -132,7 +135,7 @@ static void send_complete(ringo_loop_t *loop, struct ringo__op *op, int res, uns
 		return;
 	if (!queue_empty(&s->write_q))
 		ringo__stream_send_next(s);
-	else if (s->shutdown_req)
+	else if (s->shutdown_req && !(s->sflags & STREAM_RESOLVING))
 		ringo__stream_shutdown_now(s);
 }
 
@@ -197,7 +200,7 @@ int ringo__stream_send_next(ringo_stream_t *s)
 	unsigned n;
 	bool zc;
 
-	if (s->send_id || queue_empty(&s->write_q) || (s->sflags & STREAM_IN_WRITE_CB))
+	if (s->wr_id || queue_empty(&s->write_q) || (s->sflags & STREAM_IN_WRITE_CB))
 		return 0;
 	n = gather(s, iov, &zc);
 	zc = zc && zc_usable(s->loop);
@@ -220,7 +223,7 @@ int ringo__stream_send_next(ringo_stream_t *s)
 		prep_sendmsg(s, c, sqe, iov, n, zc);
 	if (zc)
 		s->sflags |= STREAM_ZC_SEND;
-	s->send_id = op->id;
+	s->wr_id = op->id;
 	return 0;
 }
 

@@ -9,7 +9,8 @@
  * write, EOF after ringo_shutdown (which waits for the queued writes), close
  * with reads and writes in flight, read_stop/read_start without losing or
  * reordering bytes, ringo_read_keep, the receive pool growing and reaching
- * its bound while callbacks hold buffers, and an IPv6 echo. Then connect
+ * its bound while callbacks hold buffers, read_stop and close of streams
+ * queued for a buffer of the exhausted pool, and an IPv6 echo. Then connect
  * errors (refused, a deadline on a listener whose backlog is full) and every
  * documented caller error, socket options, names and the write queue size.
  * Every test opens a fresh loop; the teardown closes every handle, runs the
@@ -1378,6 +1379,124 @@ START_TEST(test_pool_growth_kept_buffers)
 }
 END_TEST
 
+/*
+ * Streams queued for a buffer of an exhausted pool (a "hog" stream keeps
+ * every buffer it is given until the pool is at its bound, 1024 buffers)
+ * leave the queue when read_stop or close takes them out of it, wherever
+ * they stand: when the buffers come back, the stopped stream stays quiet
+ * until its next read_start, the closed one just closes, and the others
+ * (the hog and the first waiter) read on.
+ */
+#define HOG_BYTES (24 * MiB)	/* more than 1024 buffers of 16 KiB can hold */
+#define HOG_POOL_MAX 1024	/* RINGO__POOL_MAX */
+#define WAITERS 3
+#define WAITER_BYTES 100
+
+static struct conn *hog_srv;
+static struct conn *waiter_srv[WAITERS];
+static int hog_keeping;
+static int hog_tokens[HOG_POOL_MAX + 1];
+static size_t hog_nkept;
+
+static void hog_read_cb(ringo_stream_t *s, ssize_t nread, const void *data)
+{
+	struct conn *c = read_enter(s, nread, data);
+	int token;
+
+	if (nread < 0) {
+		ck_assert_int_eq(nread, RINGO_EOF);
+		return;
+	}
+	check_expected(c, data, (size_t)nread);
+	if (!hog_keeping)
+		return;
+	ck_assert_uint_lt(hog_nkept, HOG_POOL_MAX + 1);
+	token = ringo_read_keep(s);
+	ck_assert_int_gt(token, 0);
+	hog_tokens[hog_nkept++] = token;
+}
+
+static void waiter_read_cb(ringo_stream_t *s, ssize_t nread, const void *data)
+{
+	struct conn *c = read_enter(s, nread, data);
+
+	ck_assert_int_gt(nread, 0);
+	check_expected(c, data, (size_t)nread);
+}
+
+static void hog_accept(struct conn *c)
+{
+	int i;
+
+	if (!hog_srv) {
+		hog_srv = c;
+		conn_read_start(c, hog_read_cb);
+		return;
+	}
+	for (i = 0; i < WAITERS && waiter_srv[i]; i++)
+		;
+	ck_assert_int_lt(i, WAITERS);
+	waiter_srv[i] = c;
+	conn_read_start(c, waiter_read_cb);
+}
+
+START_TEST(test_stop_while_waiting_for_buffer)
+{
+	static unsigned char msg[WAITER_BYTES];
+	struct conn *hog, *cl;
+	unsigned char *src;
+	size_t i;
+
+	OPEN_LOOP(configs[_i].flags);
+	hog_srv = NULL;
+	memset(waiter_srv, 0, sizeof(waiter_srv));
+	hog_nkept = 0;
+	hog_keeping = 1;
+	src = test_alloc(HOG_BYTES);
+	rng_state = 0x5eed0010;
+	fill_random(src, HOG_BYTES);
+	fill_random(msg, sizeof(msg));
+	listen4(hog_accept);
+	hog = client(NULL);
+	RUN_UNTIL(hog->connects == 1 && hog_srv, 5000);
+	hog_srv->expect = src;
+	hog_srv->expect_len = HOG_BYTES;
+	write_ok(hog, src, HOG_BYTES, 0);
+	RUN_UNTIL(hog_nkept == HOG_POOL_MAX, 20000);
+	run_for(20);
+	ck_assert_uint_eq(hog_nkept, HOG_POOL_MAX);
+
+	/* Each waiter's data arrives with no buffer left: it queues, in order. */
+	for (i = 0; i < WAITERS; i++) {
+		cl = client(NULL);
+		RUN_UNTIL(cl->connects == 1 && waiter_srv[i], 5000);
+		waiter_srv[i]->expect = msg;
+		waiter_srv[i]->expect_len = sizeof(msg);
+		write_ok(cl, msg, sizeof(msg), 0);
+		RUN_UNTIL(cl->w_cbs == 1, 5000);
+		run_for(20);
+		ck_assert_int_eq(waiter_srv[i]->read_calls, 0);
+	}
+	conn_read_stop(waiter_srv[1]);	/* the middle of the queue */
+	conn_close(waiter_srv[2]);	/* its tail */
+
+	hog_keeping = 0;
+	for (i = 0; i < hog_nkept; i++)
+		ck_assert_int_eq(ringo_read_release(&loop, hog_tokens[i]), 0);
+	RUN_UNTIL(waiter_srv[0]->rx_bytes == sizeof(msg) && hog_srv->rx_bytes == HOG_BYTES &&
+			  waiter_srv[2]->closes == 1,
+		  20000);
+	run_for(30);
+	ck_assert_int_eq(waiter_srv[1]->read_calls, 0);
+	ck_assert_int_eq(waiter_srv[2]->read_calls, 0);
+
+	conn_read_start(waiter_srv[1], waiter_read_cb);
+	RUN_UNTIL(waiter_srv[1]->rx_bytes == sizeof(msg), 5000);
+	RUN_UNTIL(hog->w_cbs == 1, 5000);
+	ck_assert_int_eq(hog->w_ok, 1);
+}
+END_TEST
+
 /* ---- Connect errors -------------------------------------------------------- */
 
 START_TEST(test_connect_refused)
@@ -1663,6 +1782,10 @@ START_TEST(test_names)
 	ck_assert(same_inet(&cp, &ss));
 	ck_assert(same_inet(&cp, &lis));
 	ck_assert_int_eq(cs.sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+	/* A connected stream never listens (both ends): listen(2) refuses,
+	 * and a reader's state is no listener's. */
+	ck_assert_int_eq(ringo_listen(&cl->s, SOMAXCONN, connection_cb), -EINVAL);
+	ck_assert_int_eq(ringo_listen(&peer->s, SOMAXCONN, connection_cb), -EINVAL);
 
 	fresh = conn_new();
 	len = sizeof(cs);
@@ -1781,6 +1904,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(data, test_read_stop_start, 0, NCONFIGS);
 	tcase_add_loop_test(data, test_read_keep, 0, NCONFIGS);
 	tcase_add_loop_test(data, test_pool_growth_kept_buffers, 0, NCONFIGS);
+	tcase_add_loop_test(data, test_stop_while_waiting_for_buffer, 0, NCONFIGS);
 	tcase_add_loop_test(data, test_write_queue_size, 0, NCONFIGS);
 	suite_add_tcase(s, data);
 
