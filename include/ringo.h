@@ -500,8 +500,7 @@ struct ringo_stream {
 		ringo_connect_t *lookup;	/* connect_host resolving for it */
 		ringo_shutdown_t *shutdown_req;	/* waits for the write queue */
 	};
-	struct ringo_queue write_q;	/* private: queued ringo_write_t */
-	void *send_ctx;			/* private: sendmsg state while one is in flight */
+	ringo_write_t *write_tail;	/* private: queued writes, a ring from the tail */
 	ringo_stream_t *buf_wait_next;	/* private: waiting for a pool buffer */
 };
 
@@ -526,8 +525,12 @@ struct ringo_write {
 	unsigned nbufs;			/* read-only */
 	unsigned wflags;		/* read-only: RINGO_WRITE_* */
 	unsigned buf_idx;		/* private: progress: first unsent buffer */
+	int zc_res;			/* private: a zero-copy send's result, held
+					 * until its notification */
 	size_t buf_off;			/* private: and bytes of it already sent */
-	struct ringo_queue write_q;	/* private */
+	ringo_write_t *next;		/* private: the stream's write queue */
+	void *send_ctx;			/* private: sendmsg state lent while this
+					 * request heads a sendmsg in flight */
 };
 
 struct ringo_shutdown {

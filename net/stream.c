@@ -19,8 +19,8 @@
 int ringo__req_final_res(ringo_req_t *req, int res, bool user_cancelled);
 
 /* An idle connection is this handle plus its recv's op record: keep it in
- * a 128-byte malloc chunk (bench/idle_conns.c measures it). */
-_Static_assert(sizeof(ringo_stream_t) <= 120, "ringo_stream_t grew past 120 bytes");
+ * a 112-byte malloc chunk (bench/idle_conns.c measures it). */
+_Static_assert(sizeof(ringo_stream_t) <= 104, "ringo_stream_t grew past 104 bytes");
 
 static bool is_stream(const ringo_stream_t *s)
 {
@@ -37,7 +37,6 @@ static int stream_init(ringo_loop_t *loop, ringo_stream_t *s, int type)
 	ringo__handle_init(loop, (ringo_handle_t *)s, type);
 	s->fd = -1;
 	s->accepted_fd = -1;	/* and lent_bid, stash_tail: RINGO__NO_BID */
-	queue_init(&s->write_q);
 	return 0;
 }
 
@@ -454,7 +453,7 @@ RINGO_EXTERN int ringo_shutdown(ringo_shutdown_t *req, ringo_stream_t *s, ringo_
 	s->shutdown_req = req;
 	/* Counted active now: it waits for the write queue. */
 	L(s->loop)->active_reqs++;
-	if (s->wr_id || !queue_empty(&s->write_q))
+	if (s->wr_id || s->write_tail)
 		return 0;
 	if (ringo__stream_shutdown_now(s)) {
 		L(s->loop)->active_reqs--;
