@@ -474,10 +474,11 @@ typedef void (*ringo_shutdown_cb)(ringo_shutdown_t *req, int status);
 #define RINGO_STREAM_IOVS 8
 
 /*
- * Private fields are packed for the idle connection, the common case: ids
- * of ops that never run together share a slot, and state only listeners,
- * lookups, shutdowns or stopped reads need shares storage with state they
- * exclude (net/net_internal.h has the invariants).
+ * Private fields are packed for the idle connection, the common case (88
+ * bytes on LP64): ids of ops that never run together share a slot, state
+ * only listeners, lookups, stopped or starved reads need shares storage
+ * with state they exclude (net/net_internal.h has the invariants), and
+ * what a send or a shutdown needs while it waits lives in its request.
  */
 struct ringo_stream {
 	RINGO_HANDLE_FIELDS
@@ -494,14 +495,16 @@ struct ringo_stream {
 		ringo_connection_cb connection_cb; /* listener */
 		ringo_read_cb read_cb;		   /* connection */
 	};
-	uint64_t rd_id;			/* private: the accept or recv op in flight */
+	union {				/* private */
+		uint64_t rd_id;			/* the accept or recv op in flight */
+		ringo_stream_t *buf_wait_next;	/* STREAM_BUF_WAIT: next waiting for
+						 * a pool buffer (no recv in flight) */
+	};
 	uint64_t wr_id;			/* private: the connect, send or shutdown op in flight */
 	union {				/* private */
-		ringo_connect_t *lookup;	/* connect_host resolving for it */
-		ringo_shutdown_t *shutdown_req;	/* waits for the write queue */
+		ringo_write_t *write_tail;	/* queued writes, a ring from the tail */
+		ringo_connect_t *lookup;	/* STREAM_RESOLVING: connect_host's lookup */
 	};
-	ringo_write_t *write_tail;	/* private: queued writes, a ring from the tail */
-	ringo_stream_t *buf_wait_next;	/* private: waiting for a pool buffer */
 };
 
 struct ringo_connect {
@@ -531,6 +534,8 @@ struct ringo_write {
 	ringo_write_t *next;		/* private: the stream's write queue */
 	void *send_ctx;			/* private: sendmsg state lent while this
 					 * request heads a sendmsg in flight */
+	ringo_shutdown_t *shutdown;	/* private: a shutdown waiting for this
+					 * request, the last one queued */
 };
 
 struct ringo_shutdown {

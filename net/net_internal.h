@@ -78,9 +78,15 @@ void ringo__pool_recycle(struct ringo__bufpool *p, uint32_t bid);
 /* Plain mode: a free buffer, or RINGO__NO_BID. */
 uint32_t ringo__pool_take(ringo_loop_t *loop, struct ringo__bufpool *p);
 
-/* stream_read.c / stream_write.c */
+/* stream_read.c / stream_write.c / stream.c */
 void ringo__read_close(ringo_stream_t *s);
-void ringo__write_fail_all(ringo_stream_t *s, int err);
+/* Fail every queued write with `err`; returns the shutdown that waited
+ * for them, if any (the caller starts or cancels it). */
+ringo_shutdown_t *ringo__write_fail_all(ringo_stream_t *s, int err);
+/* Start a shutdown now (the write queue is empty): 0 or -ENOMEM. */
+int ringo__stream_shutdown_now(ringo_stream_t *s, ringo_shutdown_t *req);
+/* A shutdown that will not start: its callback gets `err`. */
+void ringo__shutdown_fail(ringo_shutdown_t *req, int err);
 int ringo__stream_send_next(ringo_stream_t *s);
 
 /*
@@ -91,8 +97,11 @@ int ringo__stream_send_next(ringo_stream_t *s);
  * - wr_id: connect before the stream is connected; then sends; then the
  *   shutdown, which starts only once no send is in flight and after which
  *   nothing is sent.
- * - lookup / shutdown_req: resolving (STREAM_RESOLVING) happens before the
- *   stream has a socket, a shutdown only on a connected one.
+ * - buf_wait_next / rd_id: a stream waits for a pool buffer only with no
+ *   recv in flight (rd_id 0, restored when it leaves the FIFO).
+ * - lookup / write_tail: resolving (STREAM_RESOLVING) happens before the
+ *   stream is connected, and only a connected stream queues writes. A
+ *   shutdown waiting for the write queue hangs on its last request.
  * - accepted_fd / lent_bid / stash_tail, -1 when unused: accepted_fd is a
  *   listener's; lent_bid (plain mode only) is set while a plain recv is in
  *   flight, and one is armed only with an empty stash (STREAM_STASHED

@@ -19,8 +19,8 @@
 int ringo__req_final_res(ringo_req_t *req, int res, bool user_cancelled);
 
 /* An idle connection is this handle plus its recv's op record: keep it in
- * a 112-byte malloc chunk (bench/idle_conns.c measures it). */
-_Static_assert(sizeof(ringo_stream_t) <= 104, "ringo_stream_t grew past 104 bytes");
+ * a 96-byte malloc chunk (bench/idle_conns.c measures it). */
+_Static_assert(sizeof(ringo_stream_t) <= 88, "ringo_stream_t grew past 88 bytes");
 
 static bool is_stream(const ringo_stream_t *s)
 {
@@ -419,19 +419,23 @@ static void shutdown_complete(ringo_loop_t *loop, struct ringo__op *op, int res,
 }
 
 /* Called when the write queue is empty (now or after the last write). */
-int ringo__stream_shutdown_now(ringo_stream_t *s)
+int ringo__stream_shutdown_now(ringo_stream_t *s, ringo_shutdown_t *req)
 {
-	ringo_shutdown_t *req = s->shutdown_req;
 	struct ringo__op *op = ringo__op_new(s->loop, shutdown_complete, req, (ringo_handle_t *)s);
 
 	if (!op)
 		return -ENOMEM;
-	s->shutdown_req = NULL;
 	op->counts_active = 1;
 	req->op_id = op->id;
 	s->wr_id = op->id;
 	ringo_prep_shutdown(ringo__op_sqe(s->loop, op), s->fd, SHUT_WR);
 	return 0;
+}
+
+void ringo__shutdown_fail(ringo_shutdown_t *req, int err)
+{
+	L(req->loop)->active_reqs--;
+	req->cb(req, err);
 }
 
 RINGO_EXTERN int ringo_shutdown(ringo_shutdown_t *req, ringo_stream_t *s, ringo_shutdown_cb cb)
@@ -449,18 +453,19 @@ RINGO_EXTERN int ringo_shutdown(ringo_shutdown_t *req, ringo_stream_t *s, ringo_
 	req->op_id = 0;
 	req->rflags = 0;
 	req->heap_index = HEAP_NONE;
-	s->sflags |= STREAM_SHUT_WR;
-	s->shutdown_req = req;
-	/* Counted active now: it waits for the write queue. */
+	/* Counted active now: it may wait for the write queue, behind its
+	 * last request (a send in flight always has its request queued). */
 	L(s->loop)->active_reqs++;
-	if (s->wr_id || s->write_tail)
+	if (s->write_tail) {
+		s->sflags |= STREAM_SHUT_WR;
+		s->write_tail->shutdown = req;
 		return 0;
-	if (ringo__stream_shutdown_now(s)) {
+	}
+	if (ringo__stream_shutdown_now(s, req)) {
 		L(s->loop)->active_reqs--;
-		s->shutdown_req = NULL;
-		s->sflags &= ~STREAM_SHUT_WR;
 		return -ENOMEM;
 	}
+	s->sflags |= STREAM_SHUT_WR;
 	return 0;
 }
 
@@ -493,15 +498,10 @@ void ringo__stream_close(ringo_handle_t *h)
 void ringo__stream_finalize(ringo_handle_t *h)
 {
 	ringo_stream_t *s = (ringo_stream_t *)h;
+	ringo_shutdown_t *req = ringo__write_fail_all(s, -ECANCELED);
 
-	ringo__write_fail_all(s, -ECANCELED);
-	if (!(s->sflags & STREAM_RESOLVING) && s->shutdown_req) {
-		ringo_shutdown_t *req = s->shutdown_req;
-
-		s->shutdown_req = NULL;
-		L(s->loop)->active_reqs--;
-		req->cb(req, -ECANCELED);
-	}
+	if (req)
+		ringo__shutdown_fail(req, -ECANCELED);
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = -1;

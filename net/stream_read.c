@@ -15,6 +15,8 @@
  * re-armed, oldest first, as buffers come back. Re-arming at once would
  * only spin on -ENOBUFS.
  */
+#include <assert.h>
+
 #include "net_internal.h"
 
 static int arm_recv(ringo_stream_t *s);
@@ -41,12 +43,17 @@ static void stop(ringo_stream_t *s)
 		ringo__handle_stop((ringo_handle_t *)s);
 }
 
-/* ---- Waiting for a buffer: a FIFO through buf_wait_next -------------- */
+/*
+ * ---- Waiting for a buffer: a FIFO through buf_wait_next --------------
+ * buf_wait_next shares rd_id's storage: only a stream with no recv in
+ * flight waits, and leaving the FIFO sets the slot back to 0 (rd_id 0).
+ */
 
 static void wait_for_buffer(ringo_stream_t *s, struct ringo__bufpool *p)
 {
 	if (waiting(s))
 		return;
+	assert(!s->rd_id);
 	s->sflags |= STREAM_BUF_WAIT;
 	s->buf_wait_next = NULL;
 	if (p->wait_tail)
@@ -65,7 +72,7 @@ static ringo_stream_t *pop_waiter(struct ringo__bufpool *p)
 	p->wait_head = w->buf_wait_next;
 	if (!p->wait_head)
 		p->wait_tail = NULL;
-	w->buf_wait_next = NULL;
+	w->rd_id = 0;
 	w->sflags &= ~STREAM_BUF_WAIT;
 	return w;
 }
@@ -86,7 +93,7 @@ static void stop_waiting(ringo_stream_t *s, struct ringo__bufpool *p)
 			p->wait_tail = prev;
 		break;
 	}
-	s->buf_wait_next = NULL;
+	s->rd_id = 0;
 	s->sflags &= ~STREAM_BUF_WAIT;
 }
 

@@ -20,8 +20,6 @@
 
 #include "net_internal.h"
 
-int ringo__stream_shutdown_now(ringo_stream_t *s);
-
 /*
  * The queue is a ring of requests linked through ->next, held by its tail
  * (tail->next is the head): one pointer in the stream, empty when NULL.
@@ -71,23 +69,36 @@ static void dequeue_tail(ringo_stream_t *s)
 	tail->next = NULL;
 }
 
-static void finish(ringo_stream_t *s, ringo_write_t *req, int status)
+/* Complete the head request; returns the shutdown that waited for it. */
+static ringo_shutdown_t *finish(ringo_stream_t *s, ringo_write_t *req, int status)
 {
+	ringo_shutdown_t *sd = req->shutdown;
+
 	dequeue_head(s);
 	L(s->loop)->active_reqs--;
 	req->op_id = 0;
+	req->shutdown = NULL;
 	req->cb(req, status);
+	return sd;
 }
 
-void ringo__write_fail_all(ringo_stream_t *s, int err)
+ringo_shutdown_t *ringo__write_fail_all(ringo_stream_t *s, int err)
 {
+	ringo_shutdown_t *sd = NULL;
+
 	while (s->write_tail)
-		finish(s, head(s), err);
+		sd = finish(s, head(s), err);
 	s->write_queue_size = 0;
+	return sd;
 }
 
-/* Consume `n` sent bytes from the front of the queue, completing requests. */
-static void advance(ringo_stream_t *s, size_t n)
+/*
+ * Consume `n` sent bytes from the front of the queue, completing requests.
+ * Returns the shutdown that waited for the last of them, if that one
+ * completed (it is the last request queued: nothing is queued after a
+ * shutdown).
+ */
+static ringo_shutdown_t *advance(ringo_stream_t *s, size_t n)
 {
 	ringo_write_t *req;
 	size_t left;
@@ -99,16 +110,19 @@ static void advance(ringo_stream_t *s, size_t n)
 			left = req->bufs[req->buf_idx].iov_len - req->buf_off;
 			if (n < left) {
 				req->buf_off += n;
-				return;
+				return NULL;
 			}
 			n -= left;
 			req->buf_idx++;
 			req->buf_off = 0;
 		}
+		if (req == s->write_tail)
+			return finish(s, req, 0);
 		finish(s, req, 0);
 		if (s->hflags & HANDLE_CLOSING)
-			return;
+			return NULL;
 	}
+	return NULL;
 }
 
 static struct ringo__send_ctx *ctx_get(ringo_loop_t *loop)
@@ -153,6 +167,7 @@ void ringo__send_ctx_free_all(ringo_loop_t *loop)
 static void send_complete(ringo_loop_t *loop, struct ringo__op *op, int res, unsigned flags)
 {
 	ringo_stream_t *s = op->owner;
+	ringo_shutdown_t *sd;
 	ringo_write_t *req;
 
 	/* A send in flight always has its first request queued, and the
@@ -173,16 +188,21 @@ static void send_complete(ringo_loop_t *loop, struct ringo__op *op, int res, uns
 	req->send_ctx = NULL;
 	s->sflags |= STREAM_IN_WRITE_CB;
 	if (res < 0)
-		ringo__write_fail_all(s, res);
+		sd = ringo__write_fail_all(s, res);
 	else
-		advance(s, (size_t)res);
+		sd = advance(s, (size_t)res);
 	s->sflags &= ~STREAM_IN_WRITE_CB;
-	if (s->hflags & HANDLE_CLOSING)
+	if (s->hflags & HANDLE_CLOSING) {
+		/* Closed from a write callback: the queue waits for finalize,
+		 * but a shutdown it released has nowhere left to wait. */
+		if (sd)
+			ringo__shutdown_fail(sd, -ECANCELED);
 		return;
+	}
 	if (s->write_tail)
 		ringo__stream_send_next(s);
-	else if (s->shutdown_req && !(s->sflags & STREAM_RESOLVING))
-		ringo__stream_shutdown_now(s);
+	else if (sd && ringo__stream_shutdown_now(s, sd))
+		ringo__shutdown_fail(sd, -ENOMEM);
 }
 
 /*
@@ -322,6 +342,7 @@ RINGO_EXTERN int ringo_write_flags(ringo_write_t *req, ringo_stream_t *s,
 	req->buf_off = 0;
 	req->zc_res = 0;
 	req->send_ctx = NULL;
+	req->shutdown = NULL;
 	req->op_id = 0;
 	req->rflags = 0;
 	req->heap_index = HEAP_NONE;

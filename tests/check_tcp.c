@@ -6,11 +6,12 @@
  * ops without it): an echo of random bytes written in random chunks (every
  * write callback once, status 0, in queue order), many concurrent
  * connections doing round trips, a peer reset in the middle of a large
- * write, EOF after ringo_shutdown (which waits for the queued writes), close
- * with reads and writes in flight, read_stop/read_start without losing or
- * reordering bytes, ringo_read_keep, the receive pool growing and reaching
- * its bound while callbacks hold buffers, read_stop and close of streams
- * queued for a buffer of the exhausted pool, and an IPv6 echo. Then connect
+ * write, EOF after ringo_shutdown (which waits for the queued writes), a
+ * waiting shutdown cancelled by close, close with reads and writes in
+ * flight, read_stop/read_start without losing or reordering bytes,
+ * ringo_read_keep, the receive pool growing and reaching its bound while
+ * callbacks hold buffers, read_stop and close of streams queued for a
+ * buffer of the exhausted pool, and an IPv6 echo. Then connect
  * errors (refused, a deadline on a listener whose backlog is full) and every
  * documented caller error, socket options, names and the write queue size.
  * Every test opens a fresh loop; the teardown closes every handle, runs the
@@ -1159,6 +1160,106 @@ START_TEST(test_read_stop_start)
 }
 END_TEST
 
+/*
+ * A shutdown waiting behind queued writes when the handle closes: (1)
+ * closed at once, with megabytes still queued; (2) closed from the last
+ * write's callback; (3) closed from the first write's callback, the second
+ * still queued; and (4) a shutdown asked from the last write's callback,
+ * which starts at once. Each callback runs once, the shutdown's
+ * after every write's, -ECANCELED when it never started.
+ */
+#define SD_BIG (4 * MiB)
+
+static void sd_close_on_last_write(struct conn *c, int status)
+{
+	(void)status;
+	if (c->w_cbs == c->w_queued)
+		conn_close(c);
+}
+
+static void sd_close_on_first_write(struct conn *c, int status)
+{
+	(void)status;
+	if (c->w_cbs == 1)
+		conn_close(c);
+}
+
+static void sd_shutdown_on_last_write(struct conn *c, int status)
+{
+	(void)status;
+	if (c->w_cbs == c->w_queued)
+		conn_shutdown(c);
+}
+
+START_TEST(test_shutdown_then_close)
+{
+	struct conn *cl, *peer;
+	unsigned char *big;
+	int i;
+
+	OPEN_LOOP(configs[_i].flags);
+	big = test_alloc(SD_BIG);
+	memset(big, 0x5d, SD_BIG);
+
+	/* (1) The peer does not read: the writes stall, the shutdown waits. */
+	connect_pair(NULL, &cl, &peer);
+	for (i = 0; i < 3; i++)
+		write_ok(cl, big, SD_BIG, 0);
+	conn_shutdown(cl);
+	run_for(20);
+	ck_assert_int_eq(cl->shutdowns, 0);
+	conn_close(cl);
+	RUN_UNTIL(cl->closes == 1, 5000);
+	ck_assert_int_eq(cl->shutdowns, 1);
+	ck_assert_int_eq(cl->shutdown_status, -ECANCELED);
+	ck_assert_uint_eq(cl->w_cbs_at_shutdown, 3);
+	ck_assert_uint_eq(cl->w_cbs, 3);
+	ck_assert_uint_eq(cl->w_ok + cl->w_ecanceled, 3);
+
+	/* (2) Closed from the callback of the write the shutdown waits for. */
+	connect_pair(NULL, &cl, &peer);
+	cl->on_write = sd_close_on_last_write;
+	write_ok(cl, "one", 3, 1);
+	write_ok(cl, "two", 3, 1);
+	conn_shutdown(cl);
+	RUN_UNTIL(cl->closes == 1, 5000);
+	ck_assert_uint_eq(cl->w_ok, 2);
+	ck_assert_int_eq(cl->shutdowns, 1);
+	ck_assert_int_eq(cl->shutdown_status, -ECANCELED);
+	ck_assert_uint_eq(cl->w_cbs_at_shutdown, 2);
+
+	/* (3) Closed from the first write's callback: the second write and
+	 * the shutdown are cancelled when the handle is finalized. */
+	connect_pair(NULL, &cl, &peer);
+	cl->on_write = sd_close_on_first_write;
+	write_ok(cl, "one", 3, 1);
+	write_ok(cl, "two", 3, 1);
+	conn_shutdown(cl);
+	RUN_UNTIL(cl->closes == 1, 5000);
+	ck_assert_uint_eq(cl->w_cbs, 2);
+	ck_assert_uint_eq(cl->w_ok, 1);
+	ck_assert_uint_eq(cl->w_ok + cl->w_ecanceled, 2);
+	ck_assert_int_eq(cl->shutdowns, 1);
+	ck_assert_int_eq(cl->shutdown_status, -ECANCELED);
+	ck_assert_uint_eq(cl->w_cbs_at_shutdown, 2);
+
+	/* (4) Asked for in the last write's callback: the queue is empty, it
+	 * starts. */
+	connect_pair(NULL, &cl, &peer);
+	cl->on_write = sd_shutdown_on_last_write;
+	peer->expect = (const unsigned char *)"onetwo";
+	peer->expect_len = 6;
+	conn_read_start(peer, expect_read_cb);
+	write_ok(cl, "one", 3, 1);
+	write_ok(cl, "two", 3, 1);
+	RUN_UNTIL(cl->shutdowns == 1 && peer->read_ended, 5000);
+	ck_assert_int_eq(cl->shutdown_status, 0);
+	ck_assert_uint_eq(cl->w_ok, 2);
+	ck_assert_int_eq(peer->read_end, RINGO_EOF);
+	ck_assert_uint_eq(peer->rx_bytes, 6);
+}
+END_TEST
+
 /* ---- ringo_read_keep ------------------------------------------------------ */
 
 static int keep_token;
@@ -1900,6 +2001,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(data, test_echo_ipv6, 0, NCONFIGS);
 	tcase_add_loop_test(data, test_peer_reset_during_write, 0, NCONFIGS);
 	tcase_add_loop_test(data, test_eof_after_shutdown, 0, NCONFIGS);
+	tcase_add_loop_test(data, test_shutdown_then_close, 0, NCONFIGS);
 	tcase_add_loop_test(data, test_close_with_io_in_flight, 0, NCONFIGS);
 	tcase_add_loop_test(data, test_read_stop_start, 0, NCONFIGS);
 	tcase_add_loop_test(data, test_read_keep, 0, NCONFIGS);
