@@ -63,7 +63,7 @@ struct run {
 	uint64_t received;
 	uint64_t last_seq;
 	int bad;
-	volatile int sending;	/* cleared to end the sender */
+	int sending;		/* cleared (atomically) to end the sender */
 	unsigned batch;
 	unsigned pin;
 };
@@ -110,7 +110,7 @@ static void *sender(void *arg)
 	if (fd < 0 || connect(fd, (struct sockaddr *)&r->addr, sizeof(r->addr)))
 		die("sender socket", -errno);
 	memset(msgs, 0, sizeof(msgs));
-	while (r->sending) {
+	while (__atomic_load_n(&r->sending, __ATOMIC_RELAXED)) {
 		for (i = 0; i < r->batch; i++) {
 			memcpy(bufs[i], &seq, sizeof(seq));
 			seq++;
@@ -198,7 +198,7 @@ static struct result run_once(const struct args *a, unsigned loop_flags)
 	r->stop.data = r;
 	if ((ret = ringo_udp_recv_start(&r->udp, recv_cb)))
 		die("ringo_udp_recv_start", ret);
-	r->sending = 1;
+	__atomic_store_n(&r->sending, 1, __ATOMIC_RELAXED);
 	if (pthread_create(&th, NULL, sender, r))
 		die("pthread_create", -EAGAIN);
 	ringo_timer_start(&r->stop, stop_cb, (int64_t)(a->seconds * 1000), 0);
@@ -210,7 +210,7 @@ static struct result run_once(const struct args *a, unsigned loop_flags)
 	t1 = bench_now_ns();
 	c1 = thread_cpu_ns();
 	ringo_loop_metrics(&r->loop, &m1);
-	r->sending = 0;
+	__atomic_store_n(&r->sending, 0, __ATOMIC_RELAXED);
 	pthread_join(th, NULL);
 	ringo_close((ringo_handle_t *)&r->udp, NULL);
 	ringo_close((ringo_handle_t *)&r->stop, NULL);

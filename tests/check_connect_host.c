@@ -5,7 +5,8 @@
  * used, so nothing leaves the machine. Covers a connect that succeeds, one
  * refused on every resolved address, a name that cannot be parsed with
  * AI_NUMERICHOST semantics, cancel and close while the lookup is pending,
- * the calls a handle refuses while its lookup runs, and bad arguments. Every callback must run exactly once.
+ * the calls a handle refuses while its lookup runs, and bad arguments.
+ * Every callback must run exactly once.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
