@@ -507,30 +507,38 @@ typedef void (*ringo_shutdown_cb)(ringo_shutdown_t *req, int status);
  * together leave in one sendmsg. */
 #define RINGO_STREAM_IOVS 8
 
+/*
+ * Private fields are packed for the idle connection, the common case (88
+ * bytes on LP64): ids of ops that never run together share a slot, state
+ * only listeners, lookups, stopped or starved reads need shares storage
+ * with state they exclude (net/net_internal.h has the invariants), and
+ * what a send or a shutdown needs while it waits lives in its request.
+ */
 struct ringo_stream {
 	RINGO_HANDLE_FIELDS
+	uint16_t sflags;		/* private (fills the handle fields' padding) */
 	int fd;				/* read-only: the socket, -1 before bind/connect */
-	uint32_t sflags;		/* private */
+	union {				/* private, -1 when unused: */
+		int accepted_fd;	/*   listener: the connection in connection_cb */
+		uint32_t lent_bid;	/*   reader, plain mode: buffer of the recv in flight */
+		uint32_t stash_tail;	/*   stopped reader: data received after read_stop,
+					 *   a ring through the pool, for the next read_start */
+	};
 	size_t write_queue_size;	/* read-only: bytes queued and not yet sent */
-	ringo_connection_cb connection_cb; /* private */
-	ringo_read_cb read_cb;		/* private */
-	uint64_t accept_id;		/* private: the accept op in flight */
-	uint64_t recv_id;		/* private: the recv op in flight */
-	uint64_t send_id;		/* private: the send op in flight */
-	uint64_t connect_id;		/* private: the connect op in flight */
-	uint64_t shutdown_id;		/* private: the shutdown op in flight */
-	ringo_connect_t *lookup;	/* private: connect_host resolving for it */
-	uint32_t stash_head;		/* private: data received after read_stop, */
-	uint32_t stash_tail;		/*   delivered at the next read_start */
-	int accepted_fd;		/* private: during connection_cb */
-	uint32_t read_bid;		/* private: buffer of the read being reported */
-	uint32_t lent_bid;		/* private: buffer lent to a plain recv in flight */
-	struct ringo_queue buf_wait_q;	/* private: waiting for a pool buffer */
-	struct ringo_queue write_q;	/* private: queued ringo_write_t */
-	ringo_shutdown_t *shutdown_req;	/* private: waits for the write queue */
-	void *send_ctx;			/* private: sendmsg state while one is in flight */
-	int zc_res;			/* private: a zero-copy send's result, held
-					 * until its notification */
+	union {				/* private */
+		ringo_connection_cb connection_cb; /* listener */
+		ringo_read_cb read_cb;		   /* connection */
+	};
+	union {				/* private */
+		uint64_t rd_id;			/* the accept or recv op in flight */
+		ringo_stream_t *buf_wait_next;	/* STREAM_BUF_WAIT: next waiting for
+						 * a pool buffer (no recv in flight) */
+	};
+	uint64_t wr_id;			/* private: the connect, send or shutdown op in flight */
+	union {				/* private */
+		ringo_write_t *write_tail;	/* queued writes, a ring from the tail */
+		ringo_connect_t *lookup;	/* STREAM_RESOLVING: connect_host's lookup */
+	};
 };
 
 struct ringo_connect {
@@ -554,8 +562,14 @@ struct ringo_write {
 	unsigned nbufs;			/* read-only */
 	unsigned wflags;		/* read-only: RINGO_WRITE_* */
 	unsigned buf_idx;		/* private: progress: first unsent buffer */
+	int zc_res;			/* private: a zero-copy send's result, held
+					 * until its notification */
 	size_t buf_off;			/* private: and bytes of it already sent */
-	struct ringo_queue write_q;	/* private */
+	ringo_write_t *next;		/* private: the stream's write queue */
+	void *send_ctx;			/* private: sendmsg state lent while this
+					 * request heads a sendmsg in flight */
+	ringo_shutdown_t *shutdown;	/* private: a shutdown waiting for this
+					 * request, the last one queued */
 };
 
 struct ringo_shutdown {
@@ -664,6 +678,15 @@ RINGO_EXTERN size_t ringo_write_queue_size(const ringo_stream_t *stream);
 
 /* ---- UDP --------------------------------------------------------------- */
 
+/*
+ * Receiving uses one multishot recvmsg per handle into buffers from a pool
+ * the loop owns (6.0, provided-buffer rings), and single-shot recvmsg into
+ * a per-handle buffer where the kernel lacks that or the loop options
+ * (RINGO_LOOP_NO_MULTISHOT, RINGO_LOOP_NO_BUF_RING) turn it off. Both
+ * report the same: every datagram whole up to the receive size, cut and
+ * flagged beyond it; datagrams never lost or reordered by stop/start.
+ */
+
 /* recv flags */
 #define RINGO_UDP_TRUNCATED (1U << 0)	/* the datagram was longer than the buffer */
 
@@ -690,6 +713,8 @@ struct ringo_udp {
 	struct msghdr msg;		/* private: the recvmsg in flight */
 	struct iovec iov;		/* private */
 	struct sockaddr_storage from;	/* private */
+	uint32_t stash_head;		/* private: datagrams received after */
+	uint32_t stash_tail;		/*   recv_stop, delivered at the next recv_start */
 };
 
 struct ringo_udp_send {

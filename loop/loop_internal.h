@@ -128,13 +128,14 @@ struct ringo__loop {
 	int wake_armed;			/* the wake read is in flight */
 	uint64_t wake_id;		/* its op id */
 	int host_fd;			/* eventfd registered for embedding, or -1 */
+	int fs_ftruncate;		/* FTRUNCATE op: 0 unknown, 1 usable, -1 not */
 	struct ringo__work_pool *pool;	/* created on first ringo_work_queue */
 	struct ringo__bufpool *bufpool;	/* receive buffers, on first read_start */
+	struct ringo__bufpool *dgram_pool; /* datagram buffers, on first udp_recv_start */
 	int bufpool_no_ms_accept;	/* the kernel refused multishot accept */
 	int send_zc;			/* SEND_ZC: 0 unknown, 1 usable, -1 not */
 	struct ringo__send_ctx *send_free; /* at most one per concurrent sendmsg */
 	struct ringo__send_ctx *send_all;
-	int fs_ftruncate;		/* FTRUNCATE op: 0 unknown, 1 usable, -1 not */
 	struct ringo__direct *direct;	/* registered-file slots, on first use */
 	struct tbuckets timers;		/* timers, one bucket per deadline ms */
 	struct heap deadlines;		/* request deadlines, by (deadline, seq) */

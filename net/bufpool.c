@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The loop's receive buffer pool; see net_internal.h for its shape and
- * bound. Created on the first ringo_read_start.
+ * The loop's receive buffer pools; see net_internal.h for their shapes
+ * and bounds. The stream pool is created on the first ringo_read_start,
+ * the datagram pool on the first ringo_udp_recv_start that can use it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +12,8 @@
 static void release_buf(struct ringo__bufpool *p, uint32_t bid)
 {
 	if (p->br) {
-		ringo_buf_ring_add(p->br, ringo__pool_addr(p, bid), RINGO__POOL_BUF,
-				   (unsigned short)bid, RINGO__POOL_MAX - 1, 0);
+		ringo_buf_ring_add(p->br, ringo__pool_addr(p, bid), p->buf_size,
+				   (unsigned short)bid, p->max - 1, 0);
 		ringo_buf_ring_advance(p->br, 1);
 	} else {
 		p->free[p->nfree++] = bid;
@@ -25,60 +26,92 @@ int ringo__pool_grow(ringo_loop_t *loop, struct ringo__bufpool *p)
 	unsigned i;
 
 	(void)loop;
-	if (p->count >= RINGO__POOL_MAX)
+	if (p->count >= p->max)
 		return -ENOBUFS;
-	chunk = malloc((size_t)RINGO__POOL_CHUNK * RINGO__POOL_BUF);
+	chunk = malloc((size_t)p->chunk * p->buf_size);
 	if (!chunk)
 		return -ENOMEM;
-	p->chunks[p->count / RINGO__POOL_CHUNK] = chunk;
-	p->count += RINGO__POOL_CHUNK;
-	for (i = p->count - RINGO__POOL_CHUNK; i < p->count; i++)
+	p->chunks[p->count / p->chunk] = chunk;
+	p->count += p->chunk;
+	for (i = p->count - p->chunk; i < p->count; i++)
 		release_buf(p, i);
 	return 0;
+}
+
+static void pool_delete(ringo_loop_t *loop, struct ringo__bufpool *p)
+{
+	unsigned i;
+
+	if (p->br)
+		ringo_ring_free_buf_ring(&L(loop)->ring, p->br, p->max, p->bgid);
+	for (i = 0; i < p->count / p->chunk; i++)
+		free(p->chunks[i]);
+	free(p);
+}
+
+/* A pool of `max` buffers of `buf_size` bytes (group `bgid` in ring mode),
+ * with its first chunk; NULL when out of memory. */
+static struct ringo__bufpool *pool_new(ringo_loop_t *loop, unsigned buf_size, unsigned chunk,
+				       unsigned max, unsigned bgid, bool ring, bool ring_only)
+{
+	struct ringo__loop *l = L(loop);
+	struct ringo__bufpool *p = calloc(1, sizeof(*p));
+	int err = 0;
+
+	if (!p)
+		return NULL;
+	p->buf_size = buf_size;
+	p->chunk = chunk;
+	p->max = max;
+	p->bgid = bgid;
+	p->read_bid = RINGO__NO_BID;
+	if (ring)
+		p->br = ringo_ring_setup_buf_ring(&l->ring, max, bgid, 0, NULL, &err);
+	/* Multishot receives need a buffer ring (and 6.0; a refusal later
+	 * switches it off, see stream_read.c and udp.c). */
+	p->multishot = p->br && !(l->flags & RINGO_LOOP_NO_MULTISHOT);
+	/* A ring-only pool whose ring the kernel refused stays empty: its
+	 * users see !multishot and keep to their single-shot path. */
+	if (ring_only && !p->br)
+		return p;
+	if (ringo__pool_grow(loop, p)) {
+		pool_delete(loop, p);
+		return NULL;
+	}
+	return p;
 }
 
 struct ringo__bufpool *ringo__pool(ringo_loop_t *loop)
 {
 	struct ringo__loop *l = L(loop);
-	struct ringo__bufpool *p = l->bufpool;
-	int err = 0;
 
-	if (p)
-		return p;
-	p = calloc(1, sizeof(*p));
-	if (!p)
+	if (!l->bufpool)
+		l->bufpool = pool_new(loop, RINGO__POOL_BUF, RINGO__POOL_CHUNK, RINGO__POOL_MAX,
+				      RINGO__POOL_BGID, !(l->flags & RINGO_LOOP_NO_BUF_RING), false);
+	return l->bufpool;
+}
+
+struct ringo__bufpool *ringo__dgram_pool(ringo_loop_t *loop)
+{
+	struct ringo__loop *l = L(loop);
+
+	if (l->flags & (RINGO_LOOP_NO_BUF_RING | RINGO_LOOP_NO_MULTISHOT))
 		return NULL;
-	if (!(l->flags & RINGO_LOOP_NO_BUF_RING))
-		p->br = ringo_ring_setup_buf_ring(&l->ring, RINGO__POOL_MAX, RINGO__POOL_BGID, 0,
-						  NULL, &err);
-	/* Multishot recv needs a buffer ring (and 6.0; a refusal later
-	 * switches it off, see stream_read.c). */
-	p->multishot = p->br && !(l->flags & RINGO_LOOP_NO_MULTISHOT);
-	queue_init(&p->waiters);
-	if (ringo__pool_grow(loop, p)) {
-		if (p->br)
-			ringo_ring_free_buf_ring(&l->ring, p->br, RINGO__POOL_MAX, RINGO__POOL_BGID);
-		free(p);
-		return NULL;
-	}
-	l->bufpool = p;
-	return p;
+	if (!l->dgram_pool)
+		l->dgram_pool = pool_new(loop, RINGO__DGRAM_BUF, RINGO__DGRAM_CHUNK,
+					 RINGO__DGRAM_MAX, RINGO__DGRAM_BGID, true, true);
+	return l->dgram_pool;
 }
 
 void ringo__pool_free(ringo_loop_t *loop)
 {
 	struct ringo__loop *l = L(loop);
-	struct ringo__bufpool *p = l->bufpool;
-	unsigned i;
 
-	if (!p)
-		return;
-	if (p->br)
-		ringo_ring_free_buf_ring(&l->ring, p->br, RINGO__POOL_MAX, RINGO__POOL_BGID);
-	for (i = 0; i < p->count / RINGO__POOL_CHUNK; i++)
-		free(p->chunks[i]);
-	free(p);
-	l->bufpool = NULL;
+	if (l->bufpool)
+		pool_delete(loop, l->bufpool);
+	if (l->dgram_pool)
+		pool_delete(loop, l->dgram_pool);
+	l->bufpool = l->dgram_pool = NULL;
 }
 
 /* Bounds-checked: a bid the kernel reports outside what we gave is NULL. */
@@ -86,7 +119,7 @@ void *ringo__pool_addr(struct ringo__bufpool *p, uint32_t bid)
 {
 	if (bid >= p->count)
 		return NULL;
-	return p->chunks[bid / RINGO__POOL_CHUNK] + (size_t)(bid % RINGO__POOL_CHUNK) * RINGO__POOL_BUF;
+	return p->chunks[bid / p->chunk] + (size_t)(bid % p->chunk) * p->buf_size;
 }
 
 void ringo__pool_recycle(struct ringo__bufpool *p, uint32_t bid)

@@ -18,6 +18,10 @@
 
 int ringo__req_final_res(ringo_req_t *req, int res, bool user_cancelled);
 
+/* An idle connection is this handle plus its recv's op record: keep it in
+ * a 96-byte malloc chunk (bench/idle_conns.c measures it). */
+_Static_assert(sizeof(ringo_stream_t) <= 88, "ringo_stream_t grew past 88 bytes");
+
 static bool is_stream(const ringo_stream_t *s)
 {
 	return s && s->loop && (s->type == RINGO_HANDLE_TCP || s->type == RINGO_HANDLE_UNIX) &&
@@ -32,12 +36,7 @@ static int stream_init(ringo_loop_t *loop, ringo_stream_t *s, int type)
 	       sizeof(*s) - offsetof(ringo_stream_t, fd));
 	ringo__handle_init(loop, (ringo_handle_t *)s, type);
 	s->fd = -1;
-	s->accepted_fd = -1;
-	s->read_bid = RINGO__NO_BID;
-	s->lent_bid = RINGO__NO_BID;
-	queue_init(&s->buf_wait_q);
-	s->stash_head = s->stash_tail = RINGO__NO_BID;
-	queue_init(&s->write_q);
+	s->accepted_fd = -1;	/* and lent_bid, stash_tail: RINGO__NO_BID */
 	return 0;
 }
 
@@ -139,7 +138,7 @@ static void accept_complete(ringo_loop_t *loop, struct ringo__op *op, int res, u
 
 	(void)loop;
 	if (!(flags & RINGO_CQE_F_MORE))
-		s->accept_id = 0;
+		s->rd_id = 0;
 	if (!(s->sflags & STREAM_LISTENING) || (s->hflags & HANDLE_CLOSING)) {
 		if (res >= 0)
 			close(res);
@@ -153,13 +152,13 @@ static void accept_complete(ringo_loop_t *loop, struct ringo__op *op, int res, u
 			close(s->accepted_fd);
 		s->accepted_fd = -1;
 	} else if (res == -EINVAL && L(s->loop)->bufpool_no_ms_accept == 0 &&
-		   !(flags & RINGO_CQE_F_MORE) && s->accept_id == 0) {
+		   !(flags & RINGO_CQE_F_MORE) && s->rd_id == 0) {
 		/* Multishot accept refused (before 5.19): single-shot from now. */
 		L(s->loop)->bufpool_no_ms_accept = 1;
 	} else if (res != -ECANCELED && res != -EINTR && res != -EAGAIN) {
 		s->connection_cb(s, res);
 	}
-	if (!s->accept_id && (s->sflags & STREAM_LISTENING) && !(s->hflags & HANDLE_CLOSING))
+	if (!s->rd_id && (s->sflags & STREAM_LISTENING) && !(s->hflags & HANDLE_CLOSING))
 		arm_accept(s);
 }
 
@@ -176,7 +175,7 @@ static int arm_accept(ringo_stream_t *s)
 		ringo_prep_accept(sqe, s->fd, NULL, NULL, SOCK_CLOEXEC);
 	else
 		ringo_prep_multishot_accept(sqe, s->fd, NULL, NULL, SOCK_CLOEXEC);
-	s->accept_id = op->id;
+	s->rd_id = op->id;
 	return 0;
 }
 
@@ -190,6 +189,8 @@ RINGO_EXTERN int ringo_listen(ringo_stream_t *s, int backlog, ringo_connection_c
 		return -EINVAL;
 	if (s->sflags & STREAM_LISTENING)
 		return -EALREADY;
+	if (s->sflags & STREAM_CONNECTED)
+		return -EINVAL;	/* listen(2) says so too; rd_id and read_cb are a reader's */
 	ret = sys(listen(s->fd, backlog));
 	if (ret)
 		return ret;
@@ -207,7 +208,7 @@ RINGO_EXTERN int ringo_listen(ringo_stream_t *s, int backlog, ringo_connection_c
 RINGO_EXTERN int ringo_accept(ringo_stream_t *server, ringo_stream_t *client)
 {
 	if (!is_stream(server) || !is_stream(client) || client->type != server->type ||
-	    client->fd >= 0 || client == server)
+	    client->fd >= 0 || client == server || (client->sflags & STREAM_RESOLVING))
 		return -EINVAL;
 	if (server->accepted_fd < 0)
 		return -EAGAIN;
@@ -227,7 +228,7 @@ static void connect_complete(ringo_loop_t *loop, struct ringo__op *op, int res, 
 	(void)loop;
 	(void)flags;
 	req->op_id = 0;
-	s->connect_id = 0;
+	s->wr_id = 0;
 	if (req->rflags)
 		res = ringo__req_final_res((ringo_req_t *)req, res,
 					   op->state != RINGO__OP_INFLIGHT &&
@@ -241,7 +242,7 @@ static int start_connect(ringo_connect_t *req, ringo_stream_t *s, ringo_connect_
 {
 	struct ringo__op *op;
 
-	if (s->connect_id || (s->sflags & (STREAM_CONNECTED | STREAM_LISTENING)))
+	if (s->wr_id || (s->sflags & (STREAM_CONNECTED | STREAM_LISTENING)))
 		return -EALREADY;
 	op = ringo__req_op(s->loop, (ringo_req_t *)req, RINGO_REQ_CONNECT, connect_complete,
 			   (ringo_handle_t *)s);
@@ -249,7 +250,7 @@ static int start_connect(ringo_connect_t *req, ringo_stream_t *s, ringo_connect_
 		return -ENOMEM;
 	req->handle = s;
 	req->cb = cb;
-	s->connect_id = op->id;
+	s->wr_id = op->id;
 	ringo_prep_connect(ringo__op_sqe(s->loop, op), s->fd, (struct sockaddr *)&req->addr,
 			   req->addrlen);
 	return 0;
@@ -263,7 +264,7 @@ RINGO_EXTERN int ringo_tcp_connect(ringo_connect_t *req, ringo_tcp_t *tcp,
 
 	if (!req || !is_stream(tcp) || tcp->type != RINGO_HANDLE_TCP || !cb || !len)
 		return -EINVAL;
-	if (tcp->connect_id || (tcp->sflags & (STREAM_CONNECTED | STREAM_LISTENING)))
+	if (tcp->wr_id || (tcp->sflags & (STREAM_CONNECTED | STREAM_LISTENING | STREAM_RESOLVING)))
 		return -EALREADY;
 	ret = open_socket(tcp, addr->sa_family);
 	if (ret)
@@ -282,7 +283,7 @@ RINGO_EXTERN int ringo_unix_connect(ringo_connect_t *req, ringo_unix_t *un, cons
 
 	if (!req || !is_stream(un) || un->type != RINGO_HANDLE_UNIX || !cb)
 		return -EINVAL;
-	if (un->connect_id || (un->sflags & (STREAM_CONNECTED | STREAM_LISTENING)))
+	if (un->wr_id || (un->sflags & (STREAM_CONNECTED | STREAM_LISTENING)))
 		return -EALREADY;
 	ret = unix_addr((struct sockaddr_un *)&req->addr, &req->addrlen, name, len);
 	if (!ret)
@@ -301,6 +302,7 @@ static void host_lookup_done(ringo_connect_t *req)
 {
 	req->resolving = 0;
 	req->handle->lookup = NULL;
+	req->handle->sflags &= ~STREAM_RESOLVING;
 	ringo__handle_op_done((ringo_handle_t *)req->handle);
 }
 
@@ -369,7 +371,7 @@ RINGO_EXTERN int ringo_tcp_connect_host(ringo_connect_t *req, ringo_tcp_t *tcp, 
 
 	if (!req || !is_stream(tcp) || tcp->type != RINGO_HANDLE_TCP || !cb || !host || !service)
 		return -EINVAL;
-	if (tcp->fd >= 0 || tcp->connect_id)
+	if (tcp->fd >= 0 || tcp->wr_id || (tcp->sflags & STREAM_RESOLVING))
 		return -EALREADY;
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
@@ -388,6 +390,7 @@ RINGO_EXTERN int ringo_tcp_connect_host(ringo_connect_t *req, ringo_tcp_t *tcp, 
 		return ret;
 	req->resolving = 1;
 	tcp->lookup = req;
+	tcp->sflags |= STREAM_RESOLVING;
 	tcp->inflight++;
 	return 0;
 }
@@ -411,24 +414,28 @@ static void shutdown_complete(ringo_loop_t *loop, struct ringo__op *op, int res,
 	(void)loop;
 	(void)flags;
 	req->op_id = 0;
-	req->handle->shutdown_id = 0;
+	req->handle->wr_id = 0;
 	req->cb(req, res);
 }
 
 /* Called when the write queue is empty (now or after the last write). */
-int ringo__stream_shutdown_now(ringo_stream_t *s)
+int ringo__stream_shutdown_now(ringo_stream_t *s, ringo_shutdown_t *req)
 {
-	ringo_shutdown_t *req = s->shutdown_req;
 	struct ringo__op *op = ringo__op_new(s->loop, shutdown_complete, req, (ringo_handle_t *)s);
 
 	if (!op)
 		return -ENOMEM;
-	s->shutdown_req = NULL;
 	op->counts_active = 1;
 	req->op_id = op->id;
-	s->shutdown_id = op->id;
+	s->wr_id = op->id;
 	ringo_prep_shutdown(ringo__op_sqe(s->loop, op), s->fd, SHUT_WR);
 	return 0;
+}
+
+void ringo__shutdown_fail(ringo_shutdown_t *req, int err)
+{
+	L(req->loop)->active_reqs--;
+	req->cb(req, err);
 }
 
 RINGO_EXTERN int ringo_shutdown(ringo_shutdown_t *req, ringo_stream_t *s, ringo_shutdown_cb cb)
@@ -446,18 +453,19 @@ RINGO_EXTERN int ringo_shutdown(ringo_shutdown_t *req, ringo_stream_t *s, ringo_
 	req->op_id = 0;
 	req->rflags = 0;
 	req->heap_index = HEAP_NONE;
-	s->sflags |= STREAM_SHUT_WR;
-	s->shutdown_req = req;
-	/* Counted active now: it waits for the write queue. */
+	/* Counted active now: it may wait for the write queue, behind its
+	 * last request (a send in flight always has its request queued). */
 	L(s->loop)->active_reqs++;
-	if (s->send_id || !queue_empty(&s->write_q))
+	if (s->write_tail) {
+		s->sflags |= STREAM_SHUT_WR;
+		s->write_tail->shutdown = req;
 		return 0;
-	if (ringo__stream_shutdown_now(s)) {
+	}
+	if (ringo__stream_shutdown_now(s, req)) {
 		L(s->loop)->active_reqs--;
-		s->shutdown_req = NULL;
-		s->sflags &= ~STREAM_SHUT_WR;
 		return -ENOMEM;
 	}
+	s->sflags |= STREAM_SHUT_WR;
 	return 0;
 }
 
@@ -478,14 +486,11 @@ void ringo__stream_close(ringo_handle_t *h)
 
 	s->sflags &= ~STREAM_LISTENING;
 	ringo__read_close(s);
-	cancel_id(s->loop, s->accept_id);
-	cancel_id(s->loop, s->recv_id);
-	cancel_id(s->loop, s->send_id);
-	cancel_id(s->loop, s->connect_id);
-	cancel_id(s->loop, s->shutdown_id);
+	cancel_id(s->loop, s->rd_id);
+	cancel_id(s->loop, s->wr_id);
 	/* A lookup still queued is dropped; one running finishes, and its
 	 * callback sees the handle closing. */
-	if (s->lookup)
+	if (s->sflags & STREAM_RESOLVING)
 		ringo_cancel((ringo_req_t *)&s->lookup->gai);
 }
 
@@ -493,15 +498,10 @@ void ringo__stream_close(ringo_handle_t *h)
 void ringo__stream_finalize(ringo_handle_t *h)
 {
 	ringo_stream_t *s = (ringo_stream_t *)h;
+	ringo_shutdown_t *req = ringo__write_fail_all(s, -ECANCELED);
 
-	ringo__write_fail_all(s, -ECANCELED);
-	if (s->shutdown_req) {
-		ringo_shutdown_t *req = s->shutdown_req;
-
-		s->shutdown_req = NULL;
-		L(s->loop)->active_reqs--;
-		req->cb(req, -ECANCELED);
-	}
+	if (req)
+		ringo__shutdown_fail(req, -ECANCELED);
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = -1;

@@ -15,6 +15,8 @@
  * re-armed, oldest first, as buffers come back. Re-arming at once would
  * only spin on -ENOBUFS.
  */
+#include <assert.h>
+
 #include "net_internal.h"
 
 static int arm_recv(ringo_stream_t *s);
@@ -24,11 +26,75 @@ static bool reading(const ringo_stream_t *s)
 	return (s->sflags & STREAM_READING) && !(s->hflags & HANDLE_CLOSING);
 }
 
+static bool stashed(const ringo_stream_t *s)
+{
+	return s->sflags & STREAM_STASHED;
+}
+
+static bool waiting(const ringo_stream_t *s)
+{
+	return s->sflags & STREAM_BUF_WAIT;
+}
+
 static void stop(ringo_stream_t *s)
 {
 	s->sflags &= ~STREAM_READING;
 	if (!(s->sflags & STREAM_LISTENING))
 		ringo__handle_stop((ringo_handle_t *)s);
+}
+
+/*
+ * ---- Waiting for a buffer: a FIFO through buf_wait_next --------------
+ * buf_wait_next shares rd_id's storage: only a stream with no recv in
+ * flight waits, and leaving the FIFO sets the slot back to 0 (rd_id 0).
+ */
+
+static void wait_for_buffer(ringo_stream_t *s, struct ringo__bufpool *p)
+{
+	if (waiting(s))
+		return;
+	assert(!s->rd_id);
+	s->sflags |= STREAM_BUF_WAIT;
+	s->buf_wait_next = NULL;
+	if (p->wait_tail)
+		p->wait_tail->buf_wait_next = s;
+	else
+		p->wait_head = s;
+	p->wait_tail = s;
+}
+
+static ringo_stream_t *pop_waiter(struct ringo__bufpool *p)
+{
+	ringo_stream_t *w = p->wait_head;
+
+	if (!w)
+		return NULL;
+	p->wait_head = w->buf_wait_next;
+	if (!p->wait_head)
+		p->wait_tail = NULL;
+	w->rd_id = 0;
+	w->sflags &= ~STREAM_BUF_WAIT;
+	return w;
+}
+
+/* Leave the FIFO early (read_stop, close). A walk, but only over streams
+ * that found the pool exhausted at its bound: a rare, bounded state. */
+static void stop_waiting(ringo_stream_t *s, struct ringo__bufpool *p)
+{
+	ringo_stream_t **link, *prev = NULL;
+
+	if (!waiting(s))
+		return;
+	for (link = &p->wait_head; *link; prev = *link, link = &(*link)->buf_wait_next) {
+		if (*link != s)
+			continue;
+		*link = s->buf_wait_next;
+		if (p->wait_tail == s)
+			p->wait_tail = prev;
+		break;
+	}
+	s->rd_id = 0;
+	s->sflags &= ~STREAM_BUF_WAIT;
 }
 
 /* A buffer is back in the pool: the longest-waiting stream may read again. */
@@ -37,42 +103,51 @@ static void give_back(struct ringo__bufpool *p, uint32_t bid)
 	ringo_stream_t *w;
 
 	ringo__pool_recycle(p, bid);
-	if (queue_empty(&p->waiters))
-		return;
-	w = container_of(queue_head(&p->waiters), ringo_stream_t, buf_wait_q);
-	queue_remove(&w->buf_wait_q);
-	if (reading(w) && !w->recv_id)
+	w = pop_waiter(p);
+	if (w && reading(w) && !w->rd_id)
 		arm_recv(w);
-}
-
-static void wait_for_buffer(ringo_stream_t *s, struct ringo__bufpool *p)
-{
-	if (!queue_linked(&s->buf_wait_q))
-		queue_insert_tail(&p->waiters, &s->buf_wait_q);
 }
 
 static void deliver(ringo_stream_t *s, struct ringo__bufpool *p, uint32_t bid, uint32_t len)
 {
 	s->sflags |= STREAM_IN_READ_CB;
-	s->read_bid = bid;
+	p->read_bid = bid;
 	s->read_cb(s, (ssize_t)len, ringo__pool_addr(p, bid));
 	s->sflags &= ~STREAM_IN_READ_CB;
-	s->read_bid = RINGO__NO_BID;
+	p->read_bid = RINGO__NO_BID;
 	if (s->sflags & STREAM_KEPT)
 		s->sflags &= ~STREAM_KEPT;
 	else
 		give_back(p, bid);
 }
 
+/* ---- The stash: a ring of pool buffers, stash_tail -> next[] -> ... -- */
+
 static void stash(ringo_stream_t *s, struct ringo__bufpool *p, uint32_t bid, uint32_t len)
 {
 	p->len[bid] = len;
-	p->next[bid] = RINGO__NO_BID;
-	if (s->stash_tail == RINGO__NO_BID)
-		s->stash_head = bid;
-	else
+	if (stashed(s)) {
+		p->next[bid] = p->next[s->stash_tail];
 		p->next[s->stash_tail] = bid;
+	} else {
+		p->next[bid] = bid;
+		s->sflags |= STREAM_STASHED;
+	}
 	s->stash_tail = bid;
+}
+
+/* The oldest stashed buffer, taken out of the stash. */
+static uint32_t unstash(ringo_stream_t *s, struct ringo__bufpool *p)
+{
+	uint32_t head = p->next[s->stash_tail];
+
+	if (head == s->stash_tail) {
+		s->sflags &= ~STREAM_STASHED;
+		s->stash_tail = RINGO__NO_BID;
+	} else {
+		p->next[s->stash_tail] = p->next[head];
+	}
+	return head;
 }
 
 static void report_end(ringo_stream_t *s, int res)
@@ -85,7 +160,7 @@ static void report_end(ringo_stream_t *s, int res)
 static void recv_status(ringo_stream_t *s, struct ringo__bufpool *p, int res, bool more)
 {
 	if (res == 0) {
-		if (reading(s))
+		if (reading(s) && !stashed(s))
 			report_end(s, RINGO_EOF);
 		else if (!(s->hflags & HANDLE_CLOSING))
 			s->sflags |= STREAM_EOF;
@@ -112,13 +187,17 @@ static void recv_complete(ringo_loop_t *loop, struct ringo__op *op, int res, uns
 	else if (!p->br)
 		bid = s->lent_bid;	/* plain mode: the buffer we lent */
 	if (!more) {
-		s->recv_id = 0;
-		s->lent_bid = RINGO__NO_BID;
+		s->rd_id = 0;
+		/* lent_bid shares its slot with the stash: only plain mode,
+		 * where no stash exists while a recv is in flight, owns it. */
+		if (!p->br)
+			s->lent_bid = RINGO__NO_BID;
 	}
 	if (bid != RINGO__NO_BID && !ringo__pool_addr(p, bid))
 		bid = RINGO__NO_BID;	/* an id we never gave out: ignore it */
 	if (res > 0 && bid != RINGO__NO_BID) {
-		if (reading(s))
+		/* Behind stashed data while that is still being reported. */
+		if (reading(s) && !stashed(s))
 			deliver(s, p, bid, (uint32_t)res);
 		else if (!(s->hflags & HANDLE_CLOSING))
 			stash(s, p, bid, (uint32_t)res);
@@ -129,10 +208,12 @@ static void recv_complete(ringo_loop_t *loop, struct ringo__op *op, int res, uns
 			give_back(p, bid);
 		recv_status(s, p, res, more);
 	}
-	if (!s->recv_id && reading(s) && !queue_linked(&s->buf_wait_q))
+	if (!s->rd_id && reading(s) && !waiting(s))
 		arm_recv(s);
 }
 
+/* Never with data stashed: that is reported first, and stash_complete
+ * arms once it is (plain mode's lent_bid would overwrite stash_tail). */
 static int arm_recv(ringo_stream_t *s)
 {
 	struct ringo__bufpool *p = L(s->loop)->bufpool;
@@ -140,6 +221,8 @@ static int arm_recv(ringo_stream_t *s)
 	struct ringo_sqe *sqe;
 	uint32_t bid = RINGO__NO_BID;
 
+	if (stashed(s))
+		return 0;
 	if (!p->br) {
 		bid = ringo__pool_take(s->loop, p);
 		if (bid == RINGO__NO_BID) {
@@ -163,7 +246,7 @@ static int arm_recv(ringo_stream_t *s)
 		ringo_prep_recv(sqe, s->fd, NULL, RINGO__POOL_BUF, 0);
 		ringo_sqe_set_buf_group(sqe, RINGO__POOL_BGID);
 	}
-	s->recv_id = op->id;
+	s->rd_id = op->id;
 	return 0;
 }
 
@@ -176,18 +259,15 @@ static void stash_complete(ringo_loop_t *loop, struct ringo__op *op, int res, un
 
 	(void)res;
 	(void)flags;
-	while (s->stash_head != RINGO__NO_BID && reading(s)) {
-		bid = s->stash_head;
-		s->stash_head = p->next[bid];
-		if (s->stash_head == RINGO__NO_BID)
-			s->stash_tail = RINGO__NO_BID;
+	while (stashed(s) && reading(s)) {
+		bid = unstash(s, p);
 		deliver(s, p, bid, p->len[bid]);
 	}
-	if (reading(s) && (s->sflags & STREAM_EOF)) {
+	if (reading(s) && !stashed(s) && (s->sflags & STREAM_EOF)) {
 		s->sflags &= ~STREAM_EOF;
 		report_end(s, RINGO_EOF);
 	}
-	if (reading(s) && !s->recv_id && !queue_linked(&s->buf_wait_q))
+	if (reading(s) && !s->rd_id && !waiting(s))
 		arm_recv(s);
 }
 
@@ -207,8 +287,8 @@ RINGO_EXTERN int ringo_read_start(ringo_stream_t *s, ringo_read_cb read_cb)
 	s->read_cb = read_cb;
 	s->sflags |= STREAM_READING;
 	ringo__handle_start((ringo_handle_t *)s);
-	if (s->stash_head == RINGO__NO_BID && !(s->sflags & STREAM_EOF)) {
-		if (!s->recv_id && !queue_linked(&s->buf_wait_q) && arm_recv(s) == -ENOMEM)
+	if (!stashed(s) && !(s->sflags & STREAM_EOF)) {
+		if (!s->rd_id && !waiting(s) && arm_recv(s) == -ENOMEM)
 			goto nomem;
 		return 0;
 	}
@@ -232,9 +312,8 @@ RINGO_EXTERN int ringo_read_stop(ringo_stream_t *s)
 	if (!(s->sflags & STREAM_READING))
 		return 0;
 	stop(s);
-	if (queue_linked(&s->buf_wait_q))
-		queue_remove(&s->buf_wait_q);
-	op = s->recv_id ? ringo__op_find(s->loop, s->recv_id) : NULL;
+	stop_waiting(s, L(s->loop)->bufpool);
+	op = s->rd_id ? ringo__op_find(s->loop, s->rd_id) : NULL;
 	if (op)
 		ringo__op_cancel(s->loop, op);
 	return 0;
@@ -244,12 +323,12 @@ RINGO_EXTERN int ringo_read_keep(ringo_stream_t *s)
 {
 	struct ringo__bufpool *p;
 
-	if (!s || !(s->sflags & STREAM_IN_READ_CB) || s->read_bid == RINGO__NO_BID)
+	if (!s || !(s->sflags & STREAM_IN_READ_CB) || !s->loop || !(p = L(s->loop)->bufpool) ||
+	    p->read_bid == RINGO__NO_BID)
 		return -EINVAL;
-	p = L(s->loop)->bufpool;
 	s->sflags |= STREAM_KEPT;
-	p->kept[s->read_bid] = 1;
-	return (int)s->read_bid + 1;
+	p->kept[p->read_bid] = 1;
+	return (int)p->read_bid + 1;
 }
 
 RINGO_EXTERN int ringo_read_release(ringo_loop_t *loop, int token)
@@ -267,19 +346,16 @@ RINGO_EXTERN int ringo_read_release(ringo_loop_t *loop, int token)
 	return 0;
 }
 
-/* Closing: stashed buffers go back; the recv op is cancelled by close. */
+/* Closing: stashed buffers go back; the recv op is cancelled by close
+ * (a plain recv's lent_bid stays: its completion gives the buffer back). */
 void ringo__read_close(ringo_stream_t *s)
 {
 	struct ringo__bufpool *p = L(s->loop)->bufpool;
-	uint32_t bid;
 
 	s->sflags &= ~(STREAM_READING | STREAM_EOF);
-	if (queue_linked(&s->buf_wait_q))
-		queue_remove(&s->buf_wait_q);
-	while (p && s->stash_head != RINGO__NO_BID) {
-		bid = s->stash_head;
-		s->stash_head = p->next[bid];
-		give_back(p, bid);
-	}
-	s->stash_head = s->stash_tail = RINGO__NO_BID;
+	if (!p)
+		return;
+	stop_waiting(s, p);
+	while (stashed(s))
+		give_back(p, unstash(s, p));
 }

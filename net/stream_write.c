@@ -13,57 +13,116 @@
  * does not move before it, so callbacks stay in order and a completed
  * request's buffers are really free.
  */
+#include <assert.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "net_internal.h"
 
-int ringo__stream_shutdown_now(ringo_stream_t *s);
-
+/*
+ * The queue is a ring of requests linked through ->next, held by its tail
+ * (tail->next is the head): one pointer in the stream, empty when NULL.
+ * Requests leave from the head only, but for the one just queued when its
+ * send could not start.
+ */
 static ringo_write_t *head(ringo_stream_t *s)
 {
-	return container_of(queue_head(&s->write_q), ringo_write_t, write_q);
+	return s->write_tail->next;
 }
 
-static void finish(ringo_stream_t *s, ringo_write_t *req, int status)
+static void enqueue(ringo_stream_t *s, ringo_write_t *req)
 {
-	queue_remove(&req->write_q);
+	if (s->write_tail) {
+		req->next = s->write_tail->next;
+		s->write_tail->next = req;
+	} else {
+		req->next = req;
+	}
+	s->write_tail = req;
+}
+
+static void dequeue_head(ringo_stream_t *s)
+{
+	ringo_write_t *h = head(s);
+
+	if (h == s->write_tail)
+		s->write_tail = NULL;
+	else
+		s->write_tail->next = h->next;
+	h->next = NULL;
+}
+
+/* Take back the request queued last (a walk: only on -ENOMEM). */
+static void dequeue_tail(ringo_stream_t *s)
+{
+	ringo_write_t *tail = s->write_tail, *prev = tail;
+
+	while (prev->next != tail)
+		prev = prev->next;
+	if (prev == tail) {
+		s->write_tail = NULL;
+	} else {
+		prev->next = tail->next;
+		s->write_tail = prev;
+	}
+	tail->next = NULL;
+}
+
+/* Complete the head request; returns the shutdown that waited for it. */
+static ringo_shutdown_t *finish(ringo_stream_t *s, ringo_write_t *req, int status)
+{
+	ringo_shutdown_t *sd = req->shutdown;
+
+	dequeue_head(s);
 	L(s->loop)->active_reqs--;
 	req->op_id = 0;
+	req->shutdown = NULL;
 	req->cb(req, status);
+	return sd;
 }
 
-void ringo__write_fail_all(ringo_stream_t *s, int err)
+ringo_shutdown_t *ringo__write_fail_all(ringo_stream_t *s, int err)
 {
-	while (!queue_empty(&s->write_q))
-		finish(s, head(s), err);
+	ringo_shutdown_t *sd = NULL;
+
+	while (s->write_tail)
+		sd = finish(s, head(s), err);
 	s->write_queue_size = 0;
+	return sd;
 }
 
-/* Consume `n` sent bytes from the front of the queue, completing requests. */
-static void advance(ringo_stream_t *s, size_t n)
+/*
+ * Consume `n` sent bytes from the front of the queue, completing requests.
+ * Returns the shutdown that waited for the last of them, if that one
+ * completed (it is the last request queued: nothing is queued after a
+ * shutdown).
+ */
+static ringo_shutdown_t *advance(ringo_stream_t *s, size_t n)
 {
 	ringo_write_t *req;
 	size_t left;
 
 	s->write_queue_size -= n;
-	while (!queue_empty(&s->write_q)) {
+	while (s->write_tail) {
 		req = head(s);
 		while (req->buf_idx < req->nbufs) {
 			left = req->bufs[req->buf_idx].iov_len - req->buf_off;
 			if (n < left) {
 				req->buf_off += n;
-				return;
+				return NULL;
 			}
 			n -= left;
 			req->buf_idx++;
 			req->buf_off = 0;
 		}
+		if (req == s->write_tail)
+			return finish(s, req, 0);
 		finish(s, req, 0);
 		if (s->hflags & HANDLE_CLOSING)
-			return;
+			return NULL;
 	}
+	return NULL;
 }
 
 static struct ringo__send_ctx *ctx_get(ringo_loop_t *loop)
@@ -83,16 +142,14 @@ static struct ringo__send_ctx *ctx_get(ringo_loop_t *loop)
 	return c;
 }
 
-static void ctx_put(ringo_stream_t *s)
+static void ctx_put(ringo_loop_t *loop, struct ringo__send_ctx *c)
 {
-	struct ringo__loop *l = L(s->loop);
-	struct ringo__send_ctx *c = s->send_ctx;
+	struct ringo__loop *l = L(loop);
 
 	if (!c)
 		return;
 	c->next = l->send_free;
 	l->send_free = c;
-	s->send_ctx = NULL;
 }
 
 void ringo__send_ctx_free_all(ringo_loop_t *loop)
@@ -110,30 +167,42 @@ void ringo__send_ctx_free_all(ringo_loop_t *loop)
 static void send_complete(ringo_loop_t *loop, struct ringo__op *op, int res, unsigned flags)
 {
 	ringo_stream_t *s = op->owner;
+	ringo_shutdown_t *sd;
+	ringo_write_t *req;
 
-	(void)loop;
+	/* A send in flight always has its first request queued, and the
+	 * queue moves only below. */
+	assert(s->write_tail);
+	req = head(s);
 	if (s->sflags & STREAM_ZC_SEND) {
+		/* The result waits in its request for the notification. */
 		if (!(flags & RINGO_CQE_F_NOTIF))
-			s->zc_res = res;	/* the result; its notification follows */
+			req->zc_res = res;
 		if (flags & RINGO_CQE_F_MORE)
 			return;
-		res = s->zc_res;
+		res = req->zc_res;
 		s->sflags &= ~STREAM_ZC_SEND;
 	}
-	s->send_id = 0;
-	ctx_put(s);
+	s->wr_id = 0;
+	ctx_put(loop, req->send_ctx);
+	req->send_ctx = NULL;
 	s->sflags |= STREAM_IN_WRITE_CB;
 	if (res < 0)
-		ringo__write_fail_all(s, res);
+		sd = ringo__write_fail_all(s, res);
 	else
-		advance(s, (size_t)res);
+		sd = advance(s, (size_t)res);
 	s->sflags &= ~STREAM_IN_WRITE_CB;
-	if (s->hflags & HANDLE_CLOSING)
+	if (s->hflags & HANDLE_CLOSING) {
+		/* Closed from a write callback: the queue waits for finalize,
+		 * but a shutdown it released has nowhere left to wait. */
+		if (sd)
+			ringo__shutdown_fail(sd, -ECANCELED);
 		return;
-	if (!queue_empty(&s->write_q))
+	}
+	if (s->write_tail)
 		ringo__stream_send_next(s);
-	else if (s->shutdown_req)
-		ringo__stream_shutdown_now(s);
+	else if (sd && ringo__stream_shutdown_now(s, sd))
+		ringo__shutdown_fail(sd, -ENOMEM);
 }
 
 /*
@@ -142,14 +211,12 @@ static void send_complete(ringo_loop_t *loop, struct ringo__op *op, int res, uns
  */
 static unsigned gather(ringo_stream_t *s, struct iovec *iov, bool *zc)
 {
-	struct ringo_queue *q;
-	ringo_write_t *req;
+	ringo_write_t *req = head(s);
 	unsigned n = 0, i;
 	size_t off;
 
-	*zc = head(s)->wflags & RINGO_WRITE_ZEROCOPY;
-	for (q = queue_head(&s->write_q); q != &s->write_q && n < RINGO_STREAM_IOVS; q = q->next) {
-		req = container_of(q, ringo_write_t, write_q);
+	*zc = req->wflags & RINGO_WRITE_ZEROCOPY;
+	for (;; req = req->next) {
 		if (n && (*zc || (req->wflags & RINGO_WRITE_ZEROCOPY)))
 			break;
 		for (i = req->buf_idx; i < req->nbufs && n < RINGO_STREAM_IOVS; i++) {
@@ -158,6 +225,8 @@ static unsigned gather(ringo_stream_t *s, struct iovec *iov, bool *zc)
 			iov[n].iov_len = req->bufs[i].iov_len - off;
 			n++;
 		}
+		if (req == s->write_tail || n == RINGO_STREAM_IOVS)
+			break;
 	}
 	return n;
 }
@@ -173,7 +242,8 @@ static bool zc_usable(ringo_loop_t *loop)
 }
 
 /* The kernel reads msghdr and iovecs at submit, which may be after this
- * iteration: they live in the lent context until the send completes. */
+ * iteration: they live in the lent context until the send completes, held
+ * by the queue's head (which stays the head until then). */
 static void prep_sendmsg(ringo_stream_t *s, struct ringo__send_ctx *c, struct ringo_sqe *sqe,
 			 const struct iovec *iov, unsigned n, bool zc)
 {
@@ -181,7 +251,7 @@ static void prep_sendmsg(ringo_stream_t *s, struct ringo__send_ctx *c, struct ri
 	memset(&c->msg, 0, sizeof(c->msg));
 	c->msg.msg_iov = c->iov;
 	c->msg.msg_iovlen = n;
-	s->send_ctx = c;
+	head(s)->send_ctx = c;
 	if (zc)
 		ringo_prep_sendmsg_zc(sqe, s->fd, &c->msg, MSG_NOSIGNAL);
 	else
@@ -197,7 +267,7 @@ int ringo__stream_send_next(ringo_stream_t *s)
 	unsigned n;
 	bool zc;
 
-	if (s->send_id || queue_empty(&s->write_q) || (s->sflags & STREAM_IN_WRITE_CB))
+	if (s->wr_id || !s->write_tail || (s->sflags & STREAM_IN_WRITE_CB))
 		return 0;
 	n = gather(s, iov, &zc);
 	zc = zc && zc_usable(s->loop);
@@ -205,10 +275,7 @@ int ringo__stream_send_next(ringo_stream_t *s)
 		return -ENOMEM;
 	op = ringo__op_new(s->loop, send_complete, s, (ringo_handle_t *)s);
 	if (!op) {
-		if (c) {
-			s->send_ctx = c;
-			ctx_put(s);
-		}
+		ctx_put(s->loop, c);
 		return -ENOMEM;
 	}
 	sqe = ringo__op_sqe(s->loop, op);
@@ -220,7 +287,7 @@ int ringo__stream_send_next(ringo_stream_t *s)
 		prep_sendmsg(s, c, sqe, iov, n, zc);
 	if (zc)
 		s->sflags |= STREAM_ZC_SEND;
-	s->send_id = op->id;
+	s->wr_id = op->id;
 	return 0;
 }
 
@@ -273,15 +340,18 @@ RINGO_EXTERN int ringo_write_flags(ringo_write_t *req, ringo_stream_t *s,
 	req->wflags = flags;
 	req->buf_idx = 0;
 	req->buf_off = 0;
+	req->zc_res = 0;
+	req->send_ctx = NULL;
+	req->shutdown = NULL;
 	req->op_id = 0;
 	req->rflags = 0;
 	req->heap_index = HEAP_NONE;
-	queue_insert_tail(&s->write_q, &req->write_q);
+	enqueue(s, req);
 	s->write_queue_size += total;
 	L(s->loop)->active_reqs++;
 	ret = ringo__stream_send_next(s);
 	if (ret) {
-		queue_remove(&req->write_q);
+		dequeue_tail(s);
 		s->write_queue_size -= total;
 		L(s->loop)->active_reqs--;
 	}

@@ -5,7 +5,8 @@
  * used, so nothing leaves the machine. Covers a connect that succeeds, one
  * refused on every resolved address, a name that cannot be parsed with
  * AI_NUMERICHOST semantics, cancel and close while the lookup is pending,
- * and bad arguments. Every callback must run exactly once.
+ * the calls a handle refuses while its lookup runs, and bad arguments.
+ * Every callback must run exactly once.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -110,6 +111,54 @@ START_TEST(test_cancel_and_close_during_lookup)
 }
 END_TEST
 
+static void unexpected_connect(ringo_connect_t *r, int st)
+{
+	(void)r;
+	ck_abort_msg("a refused connect ran its callback (%d)", st);
+}
+
+static void unexpected_shutdown(ringo_shutdown_t *r, int st)
+{
+	(void)r;
+	ck_abort_msg("a refused shutdown ran its callback (%d)", st);
+}
+
+static void unexpected_write(ringo_write_t *r, int st)
+{
+	(void)r;
+	ck_abort_msg("a refused write ran its callback (%d)", st);
+}
+
+/* While the lookup runs the handle is connecting: a second connect (by
+ * address or name) is -EALREADY, accepting into it -EINVAL, I/O
+ * -ENOTCONN; none disturbs the lookup, whose connect then succeeds. */
+START_TEST(test_calls_during_lookup)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t len = sizeof(a);
+	ringo_connect_t other;
+	ringo_shutdown_t sreq;
+	struct iovec iov = { .iov_base = port, .iov_len = 1 };
+	ringo_write_t wreq;
+
+	ck_assert_int_eq(ringo_getsockname(&server, (struct sockaddr *)&a, &len), 0);
+	ck_assert_int_eq(ringo_listen(&server, 8, on_connection), 0);
+	ck_assert_int_eq(ringo_tcp_connect_host(&req, &client, "127.0.0.1", port, on_connect), 0);
+	ck_assert_int_eq(ringo_tcp_connect_host(&other, &client, "127.0.0.1", port,
+						unexpected_connect), -EALREADY);
+	ck_assert_int_eq(ringo_tcp_connect(&other, &client, (struct sockaddr *)&a,
+					   unexpected_connect), -EALREADY);
+	ck_assert_int_eq(ringo_accept(&server, &client), -EINVAL);
+	ck_assert_int_eq(ringo_shutdown(&sreq, &client, unexpected_shutdown), -ENOTCONN);
+	ck_assert_int_eq(ringo_write(&wreq, &client, &iov, 1, unexpected_write), -ENOTCONN);
+	ck_assert_int_eq(ringo_listen(&client, 8, on_connection), -EINVAL);
+	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
+	ck_assert_int_eq(calls, 1);
+	ck_assert_int_eq(status, 0);
+	ck_assert_int_eq(closes, 3);	/* client, accepted, server */
+}
+END_TEST
+
 START_TEST(test_bad_arguments)
 {
 	ck_assert_int_eq(ringo_tcp_connect_host(NULL, &client, "127.0.0.1", port, on_connect),
@@ -138,6 +187,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_connect_numeric);
 	tcase_add_test(tc, test_connect_refused_everywhere);
 	tcase_add_test(tc, test_connect_bad_service);
+	tcase_add_test(tc, test_calls_during_lookup);
 	tcase_add_test(tc, test_cancel_and_close_during_lookup);
 	tcase_add_test(tc, test_bad_arguments);
 	suite_add_tcase(s, tc);

@@ -2,7 +2,8 @@
 /*
  * Socket operations through the raw ring layer, ported from the Zig standard
  * library's io_uring tests: accept/connect/send/recv over loopback TCP,
- * sendmsg/recvmsg over UDP, recv bounded by a linked timeout or cancelled,
+ * sendmsg/recvmsg over UDP (and multishot recvmsg into provided buffers, read
+ * with the ringo_recvmsg_* helpers), recv bounded by a linked timeout or cancelled,
  * shutdown, multishot accept, zero-copy send (result CQE with F_MORE, then the
  * F_NOTIF notification), accept and socket into direct descriptors, and
  * socket/setsockopt/bind/listen/getsockopt done entirely by the ring. On top
@@ -178,6 +179,126 @@ START_TEST(test_sendmsg_recvmsg)
 	ck_assert_int_eq(from.sin_family, AF_INET);
 	ck_assert_uint_eq(from.sin_port, client_addr.sin_port);
 	ck_assert_uint_eq(ringo_ring_cq_ready(&ring), 0);
+}
+END_TEST
+
+/* A UDP socket on 127.0.0.1 with a kernel-chosen port, written to *addr. */
+static int udp_loopback(struct sockaddr_in *addr)
+{
+	socklen_t len = sizeof(*addr);
+	int fd = track(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+
+	memset(addr, 0, sizeof(*addr));
+	addr->sin_family = AF_INET;
+	addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)addr, sizeof(*addr)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)addr, &len), 0);
+	return fd;
+}
+
+/* The next CQE: a datagram of the multishot recvmsg, its buffer in *buf. */
+static struct ringo_cqe recvmsg_cqe(struct ringo_buf_group *bg, void **buf, bool more)
+{
+	struct ringo_cqe cqe = test_wait_one(&ring);
+	unsigned len;
+
+	ck_assert_uint_eq(cqe.user_data, 0x33333333);
+	ck_assert_msg(cqe.res > 0, "recvmsg multishot: %s", ringo_err_name(cqe.res));
+	ck_assert(cqe.flags & RINGO_CQE_F_BUFFER);
+	ck_assert_int_eq(!!(cqe.flags & RINGO_CQE_F_MORE), more);
+	ck_assert_int_eq(ringo_buf_group_cqe_data(bg, &cqe, buf, &len), 0);
+	ck_assert_uint_eq(len, (unsigned)cqe.res);
+	return cqe;
+}
+
+/*
+ * Multishot recvmsg (6.0) into a group of 128-byte buffers, read back with
+ * the ringo_recvmsg_* helpers: a short datagram whole, one longer than the
+ * room left after header and address cut with MSG_TRUNC, and an empty one,
+ * which ends the op. Results too short for header and address are refused.
+ */
+START_TEST(test_recvmsg_multishot)
+{
+	static const char small[10] = "0123456789";
+	unsigned char big[200];
+	struct sockaddr_in server_addr, client_addr;
+	struct msghdr msg = { .msg_namelen = sizeof(struct sockaddr_in) };
+	struct ringo_buf_group bg;
+	struct ringo_recvmsg_out *o;
+	struct sockaddr_in *name;
+	struct ringo_cqe cqe;
+	int server, client, ret;
+	void *buf;
+
+	RING_UP(4);
+	TEST_REQUIRE_OP(&ring, RINGO_OP_RECVMSG);
+	if (!test_kernel_at_least(6, 0))
+		TEST_SKIP("multishot recvmsg needs 6.0");
+	ret = ringo_buf_group_init(&bg, &ring, 7, 128, 4, 0);
+	if (ret == -EINVAL || ret == -ENOSYS)
+		TEST_SKIP("no provided-buffer rings: %s", ringo_err_name(ret));
+	ck_assert_int_eq(ret, 0);
+	server = udp_loopback(&server_addr);
+	client = udp_loopback(&client_addr);
+
+	ringo_prep_recvmsg_multishot(get_sqe(0x33333333), server, &msg, 0, 7);
+	ck_assert_int_eq(ringo_ring_submit(&ring), 1);
+	memset(big, 0xb5, sizeof(big));
+	ck_assert_int_eq(sendto(client, small, sizeof(small), 0, (struct sockaddr *)&server_addr,
+				sizeof(server_addr)), (ssize_t)sizeof(small));
+	ck_assert_int_eq(sendto(client, big, sizeof(big), 0, (struct sockaddr *)&server_addr,
+				sizeof(server_addr)), (ssize_t)sizeof(big));
+	ck_assert_int_eq(sendto(client, big, 0, 0, (struct sockaddr *)&server_addr,
+				sizeof(server_addr)), 0);
+
+	/* Whole: header, 16-byte address, 10 bytes. */
+	cqe = recvmsg_cqe(&bg, &buf, true);
+	ck_assert_int_eq(cqe.res, 16 + 16 + 10);
+	o = ringo_recvmsg_validate(buf, cqe.res, &msg);
+	ck_assert_ptr_eq(o, buf);
+	ck_assert_uint_eq(o->namelen, sizeof(struct sockaddr_in));
+	ck_assert_uint_eq(ringo_recvmsg_name_length(o, &msg), sizeof(struct sockaddr_in));
+	name = (struct sockaddr_in *)ringo_recvmsg_name(o, &msg);
+	ck_assert_ptr_nonnull(name);
+	ck_assert_int_eq(name->sin_family, AF_INET);
+	ck_assert_uint_eq(name->sin_port, client_addr.sin_port);
+	ck_assert_uint_eq(name->sin_addr.s_addr, client_addr.sin_addr.s_addr);
+	ck_assert_ptr_null(ringo_recvmsg_control(o, &msg));
+	ck_assert_uint_eq(ringo_recvmsg_payload_length(o, cqe.res, &msg), sizeof(small));
+	ck_assert_mem_eq(ringo_recvmsg_payload(o, &msg), small, sizeof(small));
+	ck_assert_uint_eq(o->flags & MSG_TRUNC, 0);
+	/* Too short for header and address: refused, never read. */
+	ck_assert_ptr_null(ringo_recvmsg_validate(buf, 31, &msg));
+	ck_assert_ptr_null(ringo_recvmsg_validate(buf, -EINVAL, &msg));
+	ck_assert_ptr_null(ringo_recvmsg_validate(NULL, cqe.res, &msg));
+	ck_assert_int_eq(ringo_buf_group_put(&bg, &cqe), 0);
+
+	/* 200 bytes into 128 - 32 of room: cut to 96, flagged. */
+	cqe = recvmsg_cqe(&bg, &buf, true);
+	ck_assert_int_eq(cqe.res, 128);
+	o = ringo_recvmsg_validate(buf, cqe.res, &msg);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_uint_eq(o->flags & MSG_TRUNC, MSG_TRUNC);
+	ck_assert_uint_eq(ringo_recvmsg_payload_length(o, cqe.res, &msg), 96);
+	ck_assert_mem_eq(ringo_recvmsg_payload(o, &msg), big, 96);
+	ck_assert_int_eq(ringo_buf_group_put(&bg, &cqe), 0);
+
+	/* Empty: delivered, and the multishot op is over (no F_MORE). */
+	cqe = recvmsg_cqe(&bg, &buf, false);
+	ck_assert_int_eq(cqe.res, 16 + 16);
+	o = ringo_recvmsg_validate(buf, cqe.res, &msg);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_uint_eq(ringo_recvmsg_payload_length(o, cqe.res, &msg), 0);
+	name = (struct sockaddr_in *)ringo_recvmsg_name(o, &msg);
+	ck_assert_ptr_nonnull(name);
+	ck_assert_uint_eq(name->sin_port, client_addr.sin_port);
+	ck_assert_int_eq(ringo_buf_group_put(&bg, &cqe), 0);
+	ck_assert_uint_eq(ringo_ring_cq_ready(&ring), 0);
+
+	/* No room reserved for the name: none reported. */
+	msg.msg_namelen = 0;
+	ck_assert_ptr_null(ringo_recvmsg_name(o, &msg));
+	ringo_buf_group_exit(&bg);
 }
 END_TEST
 
@@ -1185,6 +1306,7 @@ static Suite *suite(void)
 
 	tc = test_tcase(s, "udp", setup, teardown, 30);
 	tcase_add_test(tc, test_sendmsg_recvmsg);
+	tcase_add_test(tc, test_recvmsg_multishot);
 
 	tc = test_tcase(s, "multishot_accept", setup, teardown, 30);
 	tcase_add_test(tc, test_accept_multishot);

@@ -6,10 +6,12 @@
  * ops without it): an echo of random bytes written in random chunks (every
  * write callback once, status 0, in queue order), many concurrent
  * connections doing round trips, a peer reset in the middle of a large
- * write, EOF after ringo_shutdown (which waits for the queued writes), close
- * with reads and writes in flight, read_stop/read_start without losing or
- * reordering bytes, ringo_read_keep, the receive pool growing and reaching
- * its bound while callbacks hold buffers, and an IPv6 echo. Then connect
+ * write, EOF after ringo_shutdown (which waits for the queued writes), a
+ * waiting shutdown cancelled by close, close with reads and writes in
+ * flight, read_stop/read_start without losing or reordering bytes,
+ * ringo_read_keep, the receive pool growing and reaching its bound while
+ * callbacks hold buffers, read_stop and close of streams queued for a
+ * buffer of the exhausted pool, and an IPv6 echo. Then connect
  * errors (refused, a deadline on a listener whose backlog is full) and every
  * documented caller error, socket options, names and the write queue size.
  * Every test opens a fresh loop; the teardown closes every handle, runs the
@@ -1158,6 +1160,106 @@ START_TEST(test_read_stop_start)
 }
 END_TEST
 
+/*
+ * A shutdown waiting behind queued writes when the handle closes: (1)
+ * closed at once, with megabytes still queued; (2) closed from the last
+ * write's callback; (3) closed from the first write's callback, the second
+ * still queued; and (4) a shutdown asked from the last write's callback,
+ * which starts at once. Each callback runs once, the shutdown's
+ * after every write's, -ECANCELED when it never started.
+ */
+#define SD_BIG (4 * MiB)
+
+static void sd_close_on_last_write(struct conn *c, int status)
+{
+	(void)status;
+	if (c->w_cbs == c->w_queued)
+		conn_close(c);
+}
+
+static void sd_close_on_first_write(struct conn *c, int status)
+{
+	(void)status;
+	if (c->w_cbs == 1)
+		conn_close(c);
+}
+
+static void sd_shutdown_on_last_write(struct conn *c, int status)
+{
+	(void)status;
+	if (c->w_cbs == c->w_queued)
+		conn_shutdown(c);
+}
+
+START_TEST(test_shutdown_then_close)
+{
+	struct conn *cl, *peer;
+	unsigned char *big;
+	int i;
+
+	OPEN_LOOP(configs[_i].flags);
+	big = test_alloc(SD_BIG);
+	memset(big, 0x5d, SD_BIG);
+
+	/* (1) The peer does not read: the writes stall, the shutdown waits. */
+	connect_pair(NULL, &cl, &peer);
+	for (i = 0; i < 3; i++)
+		write_ok(cl, big, SD_BIG, 0);
+	conn_shutdown(cl);
+	run_for(20);
+	ck_assert_int_eq(cl->shutdowns, 0);
+	conn_close(cl);
+	RUN_UNTIL(cl->closes == 1, 5000);
+	ck_assert_int_eq(cl->shutdowns, 1);
+	ck_assert_int_eq(cl->shutdown_status, -ECANCELED);
+	ck_assert_uint_eq(cl->w_cbs_at_shutdown, 3);
+	ck_assert_uint_eq(cl->w_cbs, 3);
+	ck_assert_uint_eq(cl->w_ok + cl->w_ecanceled, 3);
+
+	/* (2) Closed from the callback of the write the shutdown waits for. */
+	connect_pair(NULL, &cl, &peer);
+	cl->on_write = sd_close_on_last_write;
+	write_ok(cl, "one", 3, 1);
+	write_ok(cl, "two", 3, 1);
+	conn_shutdown(cl);
+	RUN_UNTIL(cl->closes == 1, 5000);
+	ck_assert_uint_eq(cl->w_ok, 2);
+	ck_assert_int_eq(cl->shutdowns, 1);
+	ck_assert_int_eq(cl->shutdown_status, -ECANCELED);
+	ck_assert_uint_eq(cl->w_cbs_at_shutdown, 2);
+
+	/* (3) Closed from the first write's callback: the second write and
+	 * the shutdown are cancelled when the handle is finalized. */
+	connect_pair(NULL, &cl, &peer);
+	cl->on_write = sd_close_on_first_write;
+	write_ok(cl, "one", 3, 1);
+	write_ok(cl, "two", 3, 1);
+	conn_shutdown(cl);
+	RUN_UNTIL(cl->closes == 1, 5000);
+	ck_assert_uint_eq(cl->w_cbs, 2);
+	ck_assert_uint_eq(cl->w_ok, 1);
+	ck_assert_uint_eq(cl->w_ok + cl->w_ecanceled, 2);
+	ck_assert_int_eq(cl->shutdowns, 1);
+	ck_assert_int_eq(cl->shutdown_status, -ECANCELED);
+	ck_assert_uint_eq(cl->w_cbs_at_shutdown, 2);
+
+	/* (4) Asked for in the last write's callback: the queue is empty, it
+	 * starts. */
+	connect_pair(NULL, &cl, &peer);
+	cl->on_write = sd_shutdown_on_last_write;
+	peer->expect = (const unsigned char *)"onetwo";
+	peer->expect_len = 6;
+	conn_read_start(peer, expect_read_cb);
+	write_ok(cl, "one", 3, 1);
+	write_ok(cl, "two", 3, 1);
+	RUN_UNTIL(cl->shutdowns == 1 && peer->read_ended, 5000);
+	ck_assert_int_eq(cl->shutdown_status, 0);
+	ck_assert_uint_eq(cl->w_ok, 2);
+	ck_assert_int_eq(peer->read_end, RINGO_EOF);
+	ck_assert_uint_eq(peer->rx_bytes, 6);
+}
+END_TEST
+
 /* ---- ringo_read_keep ------------------------------------------------------ */
 
 static int keep_token;
@@ -1375,6 +1477,124 @@ START_TEST(test_pool_growth_kept_buffers)
 	}
 	/* The pool starts with 64 buffers (net_internal.h): it grew. */
 	ck_assert_uint_gt(kept_max, 64);
+}
+END_TEST
+
+/*
+ * Streams queued for a buffer of an exhausted pool (a "hog" stream keeps
+ * every buffer it is given until the pool is at its bound, 1024 buffers)
+ * leave the queue when read_stop or close takes them out of it, wherever
+ * they stand: when the buffers come back, the stopped stream stays quiet
+ * until its next read_start, the closed one just closes, and the others
+ * (the hog and the first waiter) read on.
+ */
+#define HOG_BYTES (24 * MiB)	/* more than 1024 buffers of 16 KiB can hold */
+#define HOG_POOL_MAX 1024	/* RINGO__POOL_MAX */
+#define WAITERS 3
+#define WAITER_BYTES 100
+
+static struct conn *hog_srv;
+static struct conn *waiter_srv[WAITERS];
+static int hog_keeping;
+static int hog_tokens[HOG_POOL_MAX + 1];
+static size_t hog_nkept;
+
+static void hog_read_cb(ringo_stream_t *s, ssize_t nread, const void *data)
+{
+	struct conn *c = read_enter(s, nread, data);
+	int token;
+
+	if (nread < 0) {
+		ck_assert_int_eq(nread, RINGO_EOF);
+		return;
+	}
+	check_expected(c, data, (size_t)nread);
+	if (!hog_keeping)
+		return;
+	ck_assert_uint_lt(hog_nkept, HOG_POOL_MAX + 1);
+	token = ringo_read_keep(s);
+	ck_assert_int_gt(token, 0);
+	hog_tokens[hog_nkept++] = token;
+}
+
+static void waiter_read_cb(ringo_stream_t *s, ssize_t nread, const void *data)
+{
+	struct conn *c = read_enter(s, nread, data);
+
+	ck_assert_int_gt(nread, 0);
+	check_expected(c, data, (size_t)nread);
+}
+
+static void hog_accept(struct conn *c)
+{
+	int i;
+
+	if (!hog_srv) {
+		hog_srv = c;
+		conn_read_start(c, hog_read_cb);
+		return;
+	}
+	for (i = 0; i < WAITERS && waiter_srv[i]; i++)
+		;
+	ck_assert_int_lt(i, WAITERS);
+	waiter_srv[i] = c;
+	conn_read_start(c, waiter_read_cb);
+}
+
+START_TEST(test_stop_while_waiting_for_buffer)
+{
+	static unsigned char msg[WAITER_BYTES];
+	struct conn *hog, *cl;
+	unsigned char *src;
+	size_t i;
+
+	OPEN_LOOP(configs[_i].flags);
+	hog_srv = NULL;
+	memset(waiter_srv, 0, sizeof(waiter_srv));
+	hog_nkept = 0;
+	hog_keeping = 1;
+	src = test_alloc(HOG_BYTES);
+	rng_state = 0x5eed0010;
+	fill_random(src, HOG_BYTES);
+	fill_random(msg, sizeof(msg));
+	listen4(hog_accept);
+	hog = client(NULL);
+	RUN_UNTIL(hog->connects == 1 && hog_srv, 5000);
+	hog_srv->expect = src;
+	hog_srv->expect_len = HOG_BYTES;
+	write_ok(hog, src, HOG_BYTES, 0);
+	RUN_UNTIL(hog_nkept == HOG_POOL_MAX, 20000);
+	run_for(20);
+	ck_assert_uint_eq(hog_nkept, HOG_POOL_MAX);
+
+	/* Each waiter's data arrives with no buffer left: it queues, in order. */
+	for (i = 0; i < WAITERS; i++) {
+		cl = client(NULL);
+		RUN_UNTIL(cl->connects == 1 && waiter_srv[i], 5000);
+		waiter_srv[i]->expect = msg;
+		waiter_srv[i]->expect_len = sizeof(msg);
+		write_ok(cl, msg, sizeof(msg), 0);
+		RUN_UNTIL(cl->w_cbs == 1, 5000);
+		run_for(20);
+		ck_assert_int_eq(waiter_srv[i]->read_calls, 0);
+	}
+	conn_read_stop(waiter_srv[1]);	/* the middle of the queue */
+	conn_close(waiter_srv[2]);	/* its tail */
+
+	hog_keeping = 0;
+	for (i = 0; i < hog_nkept; i++)
+		ck_assert_int_eq(ringo_read_release(&loop, hog_tokens[i]), 0);
+	RUN_UNTIL(waiter_srv[0]->rx_bytes == sizeof(msg) && hog_srv->rx_bytes == HOG_BYTES &&
+			  waiter_srv[2]->closes == 1,
+		  20000);
+	run_for(30);
+	ck_assert_int_eq(waiter_srv[1]->read_calls, 0);
+	ck_assert_int_eq(waiter_srv[2]->read_calls, 0);
+
+	conn_read_start(waiter_srv[1], waiter_read_cb);
+	RUN_UNTIL(waiter_srv[1]->rx_bytes == sizeof(msg), 5000);
+	RUN_UNTIL(hog->w_cbs == 1, 5000);
+	ck_assert_int_eq(hog->w_ok, 1);
 }
 END_TEST
 
@@ -1663,6 +1883,10 @@ START_TEST(test_names)
 	ck_assert(same_inet(&cp, &ss));
 	ck_assert(same_inet(&cp, &lis));
 	ck_assert_int_eq(cs.sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+	/* A connected stream never listens (both ends): listen(2) refuses,
+	 * and a reader's state is no listener's. */
+	ck_assert_int_eq(ringo_listen(&cl->s, SOMAXCONN, connection_cb), -EINVAL);
+	ck_assert_int_eq(ringo_listen(&peer->s, SOMAXCONN, connection_cb), -EINVAL);
 
 	fresh = conn_new();
 	len = sizeof(cs);
@@ -1777,10 +2001,12 @@ static Suite *suite(void)
 	tcase_add_loop_test(data, test_echo_ipv6, 0, NCONFIGS);
 	tcase_add_loop_test(data, test_peer_reset_during_write, 0, NCONFIGS);
 	tcase_add_loop_test(data, test_eof_after_shutdown, 0, NCONFIGS);
+	tcase_add_loop_test(data, test_shutdown_then_close, 0, NCONFIGS);
 	tcase_add_loop_test(data, test_close_with_io_in_flight, 0, NCONFIGS);
 	tcase_add_loop_test(data, test_read_stop_start, 0, NCONFIGS);
 	tcase_add_loop_test(data, test_read_keep, 0, NCONFIGS);
 	tcase_add_loop_test(data, test_pool_growth_kept_buffers, 0, NCONFIGS);
+	tcase_add_loop_test(data, test_stop_while_waiting_for_buffer, 0, NCONFIGS);
 	tcase_add_loop_test(data, test_write_queue_size, 0, NCONFIGS);
 	suite_add_tcase(s, data);
 

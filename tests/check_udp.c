@@ -8,9 +8,19 @@
  * ICMP port unreachable surfacing as -ECONNREFUSED), -EMSGSIZE, datagrams
  * gathered from several buffers, recv_stop and recv_start again (also from
  * the callback and with a datagram already waiting), closing with a receive
- * pending and sends in flight, and bad arguments. Every test gets a fresh
- * loop; the teardown closes every handle, checks each close_cb ran once and
- * that the loop closes with nothing left.
+ * pending and sends in flight, and bad arguments.
+ *
+ * Every receiving test runs under each loop configuration in `configs`:
+ * multishot recvmsg into the loop's datagram pool (the default), and the
+ * single-shot path forced by RINGO_LOOP_NO_MULTISHOT or
+ * RINGO_LOOP_NO_BUF_RING. On top of the shared tests: every datagram size
+ * from 0 bytes to the largest over IPv4, whole and cut to a receive size;
+ * sender addresses of interleaved senders (IPv4 and IPv6); a burst larger
+ * than the pool's first chunk (the multishot recvmsg runs out of buffers
+ * and is re-armed: counted in SQEs); datagrams the kernel delivered after
+ * recv_stop kept in order for the next recv_start, or given back at close.
+ * Every test gets a fresh loop; the teardown closes every handle, checks
+ * each close_cb ran once and that the loop closes with nothing left.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -63,6 +73,18 @@ struct tx {
 };
 
 static int sends_done;		/* send callbacks, all requests */
+
+/* The loop configurations every receiving test runs under (loop test index). */
+static const struct config {
+	unsigned flags;
+	const char *name;
+} configs[] = {
+	{ 0, "multishot recvmsg, datagram pool" },
+	{ RINGO_LOOP_NO_MULTISHOT, "single-shot recvmsg" },
+	{ RINGO_LOOP_NO_BUF_RING, "single-shot recvmsg, no buffer rings" },
+};
+#define NCONFIGS ((int)(sizeof(configs) / sizeof(configs[0])))
+static int cfg;			/* configs[] index of the running test */
 
 static void reset_state(void)
 {
@@ -133,6 +155,28 @@ static void reopen(const struct ringo_loop_opts *opts)
 	reset_state();
 	open_loop(opts);
 	ck_assert(loop_open);
+}
+
+/* Run the test under configs[i] (extra: more RINGO_LOOP_* flags). */
+static void use_config(int i, unsigned extra)
+{
+	struct ringo_loop_opts opts;
+
+	cfg = i;
+	if (!configs[i].flags && !extra)
+		return;
+	ringo_loop_opts_init(&opts);
+	opts.flags = configs[i].flags | extra;
+	reopen(&opts);
+}
+
+/*
+ * 1 when the running configuration should receive through multishot
+ * recvmsg: the default loop on 6.0+ (multishot recvmsg and buffer rings).
+ */
+static int multishot_expected(void)
+{
+	return configs[cfg].flags == 0 && test_kernel_at_least(6, 0);
 }
 
 static void guard_cb(ringo_timer_t *t)
@@ -290,6 +334,7 @@ START_TEST(test_roundtrip_ipv4)
 	ringo_udp_t *a, *b;
 
 	REQUIRE_LOOP();
+	use_config(_i, 0);
 	bound4_pair(&a, &a_addr, &b, &b_addr);
 	ck_assert_int_eq(ringo_udp_recv_start(b, recv_cb), 0);
 	ck_assert_int_eq(ringo_is_active(AS_HANDLE(b)), 1);
@@ -331,6 +376,7 @@ START_TEST(test_roundtrip_ipv6)
 	int ret;
 
 	REQUIRE_LOOP();
+	use_config(_i, 0);
 	a = new_udp(0);
 	b = new_udp(1);
 	ret = ringo_udp_bind(a, SA(&sin6), 0);
@@ -449,13 +495,15 @@ static void bulk_recv_cb(ringo_udp_t *u, ssize_t nread, const void *data,
 START_TEST(test_many_datagrams)
 {
 	struct sockaddr_in a_addr;
-	uint64_t last_progress;
+	struct ringo_loop_metrics m0;
+	uint64_t last_progress, sqes;
 	unsigned i, last_received = 0, missing = 0;
 	socklen_t optlen;
 	int rcvbuf = 0;
 	ringo_udp_t *b;
 
 	REQUIRE_LOOP();
+	use_config(_i, 0);
 	memset(&bulk, 0, sizeof(bulk));
 	bulk.total = TEST_SIZE(100000, 5000);
 	bulk.seen = calloc(bulk.total, 1);
@@ -465,6 +513,7 @@ START_TEST(test_many_datagrams)
 	for (i = 0; i < BULK_WINDOW; i++)
 		bulk.free_slot[bulk.nfree++] = i;
 	ck_assert_int_eq(ringo_udp_recv_start(b, bulk_recv_cb), 0);
+	m0 = metrics();
 	bulk_pump();
 	ck_assert_uint_eq(bulk.next, BULK_WINDOW);
 
@@ -496,6 +545,17 @@ START_TEST(test_many_datagrams)
 	ck_assert_uint_eq(bulk.next, bulk.total);
 	for (i = 0; i < BULK_WINDOW; i++)
 		ck_assert_int_gt(bulk.slot[i].calls, 0);
+	/*
+	 * One SQE per send; receiving adds one per datagram single-shot, and
+	 * only a re-arm now and then (-ENOBUFS while the pool grows) multishot.
+	 */
+	sqes = metrics().submitted - m0.submitted;
+	if (multishot_expected())
+		ck_assert_msg(sqes < bulk.total + bulk.total / 8, "%llu SQEs for %u datagrams",
+			      (unsigned long long)sqes, bulk.total);
+	else if (configs[cfg].flags)
+		ck_assert_msg(sqes >= 2ULL * bulk.total, "%llu SQEs for %u datagrams",
+			      (unsigned long long)sqes, bulk.total);
 	free(bulk.seen);
 	bulk.seen = NULL;
 }
@@ -514,6 +574,7 @@ START_TEST(test_truncation)
 	unsigned i;
 
 	REQUIRE_LOOP();
+	use_config(_i, 0);
 	for (i = 0; i < sizeof(big); i++)
 		big[i] = (unsigned char)(i * 7 + 1);
 	for (i = 0; i < sizeof(small); i++)
@@ -551,6 +612,7 @@ START_TEST(test_set_recv_size)
 	int ret;
 
 	REQUIRE_LOOP();
+	use_config(_i, 0);
 	bound4_pair(&a, &a_addr, &b, &b_addr);
 	ck_assert_int_eq(ringo_udp_set_recv_size(b, 0), -EINVAL);
 	ck_assert_int_eq(ringo_udp_set_recv_size(b, RINGO_UDP_MAX_DATAGRAM + 1), -EINVAL);
@@ -609,6 +671,7 @@ START_TEST(test_set_recv_size_idle_loop)
 	ringo_udp_t *b;
 
 	REQUIRE_LOOP();
+	use_config(_i, 0);
 	b = bound4(1, &b_addr);
 	ck_assert_int_eq(ringo_udp_recv_start(b, recv_cb), 0);
 	ck_assert_int_gt(ringo_run(&loop, RINGO_RUN_NOWAIT), 0);	/* recvmsg in the kernel */
@@ -633,6 +696,7 @@ START_TEST(test_connected)
 	ringo_udp_t *a, *b, *c;
 
 	REQUIRE_LOOP();
+	use_config(_i, 0);
 	bound4_pair(&a, &a_addr, &b, &b_addr);
 	c = bound4(2, &c_addr);
 	ck_assert_int_eq(ringo_udp_connect(a, SA(&b_addr)), 0);
@@ -671,6 +735,7 @@ START_TEST(test_connect_unbound)
 	ringo_udp_t *a, *b;
 
 	REQUIRE_LOOP();
+	use_config(_i, 0);
 	a = new_udp(0);
 	b = bound4(1, &b_addr);
 	/* connect makes the socket; the kernel binds it to an ephemeral port. */
@@ -726,6 +791,7 @@ START_TEST(test_connrefused)
 	ringo_udp_t *a;
 
 	REQUIRE_LOOP();
+	use_config(_i, 0);
 	memset(t, 0, sizeof(t));
 	a = bound4(0, &a_addr);
 	ck_assert_int_eq(ringo_udp_connect(a, SA(&dead)), 0);
@@ -765,6 +831,7 @@ START_TEST(test_emsgsize)
 	ringo_udp_t *a, *b;
 
 	REQUIRE_LOOP();
+	use_config(_i, 0);
 	big = calloc(1, len);
 	ck_assert_ptr_nonnull(big);
 	bound4_pair(&a, &a_addr, &b, &b_addr);
@@ -787,6 +854,7 @@ START_TEST(test_multi_buffer_send)
 	ringo_udp_t *a, *b;
 
 	REQUIRE_LOOP();
+	use_config(_i, 0);
 	bound4_pair(&a, &a_addr, &b, &b_addr);
 	ck_assert_int_eq(ringo_udp_recv_start(b, recv_cb), 0);
 	t.iov[0] = (struct iovec){ .iov_base = (void *)p0, .iov_len = 3 };
@@ -816,6 +884,7 @@ START_TEST(test_recv_stop_start)
 	ringo_udp_t *a, *b;
 
 	REQUIRE_LOOP();
+	use_config(_i, 0);
 	bound4_pair(&a, &a_addr, &b, &b_addr);
 	ck_assert_int_eq(ringo_udp_recv_stop(b), 0);	/* not receiving: fine */
 	ck_assert_int_eq(ringo_udp_recv_start(b, recv_cb), 0);
@@ -850,6 +919,7 @@ START_TEST(test_recv_stop_in_callback)
 	ringo_udp_t *a, *b;
 
 	REQUIRE_LOOP();
+	use_config(_i, 0);
 	bound4_pair(&a, &a_addr, &b, &b_addr);
 	rx[1].stop_in_cb = 1;
 	ck_assert_int_eq(ringo_udp_recv_start(b, recv_cb), 0);
@@ -874,23 +944,18 @@ END_TEST
 /*
  * recv_stop while a datagram already sits in the socket and the recvmsg is
  * in the kernel: the datagram must not be consumed and dropped; the next
- * recv_start delivers it. Both task-run modes (_i: 0 default, 1
+ * recv_start delivers it. Both task-run modes (_i / NCONFIGS: 0 default, 1
  * RINGO_LOOP_NO_DEFER_TASKRUN) since they reap completions differently.
  */
 START_TEST(test_recv_stop_with_datagram_waiting)
 {
 	static const char msg[] = "waiting";
 	struct sockaddr_in b_addr;
-	struct ringo_loop_opts opts;
 	ringo_udp_t *b;
 	int fd;
 
 	REQUIRE_LOOP();
-	if (_i) {
-		ringo_loop_opts_init(&opts);
-		opts.flags = RINGO_LOOP_NO_DEFER_TASKRUN;
-		reopen(&opts);
-	}
+	use_config(_i % NCONFIGS, _i / NCONFIGS ? RINGO_LOOP_NO_DEFER_TASKRUN : 0);
 	b = bound4(1, &b_addr);
 	ck_assert_int_eq(ringo_udp_recv_start(b, recv_cb), 0);
 	ck_assert_int_ge(ringo_run(&loop, RINGO_RUN_NOWAIT), 0);	/* recvmsg in the kernel */
@@ -915,6 +980,383 @@ START_TEST(test_recv_stop_with_datagram_waiting)
 END_TEST
 
 /* ======================================================================
+ * Datagrams from plain sockets: sizes, senders, bursts, the stash
+ * ====================================================================== */
+
+/* A UDP socket bound to the loopback of `family` on a kernel-chosen port,
+ * its address in *addr; -1 when the family has no loopback here. */
+static int raw_udp(int family, struct sockaddr_storage *addr)
+{
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	struct sockaddr_in sin = loopback4(0);
+	socklen_t len = family == AF_INET6 ? sizeof(sin6) : sizeof(sin);
+	int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	if (bind(fd, family == AF_INET6 ? SA(&sin6) : SA(&sin), len)) {
+		close(fd);
+		return -1;
+	}
+	ck_assert_int_eq(getsockname(fd, SA(addr), &len), 0);
+	return fd;
+}
+
+static void raw_send(int fd, const void *to, const void *buf, size_t len)
+{
+	const struct sockaddr *sa = to;
+	socklen_t tolen = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						    : sizeof(struct sockaddr_in);
+
+	ck_assert_msg(sendto(fd, buf, len, 0, sa, tolen) == (ssize_t)len, "sendto %zu bytes: %s",
+		      len, strerror(errno));
+}
+
+/* Same family, port and address. */
+static int same_addr(const struct sockaddr *a, const struct sockaddr_storage *b)
+{
+	const struct sockaddr_in6 *a6 = (const void *)a, *b6 = (const void *)b;
+	const struct sockaddr_in *a4 = (const void *)a, *b4 = (const void *)b;
+
+	if (a->sa_family != b->ss_family)
+		return 0;
+	if (a->sa_family == AF_INET6)
+		return a6->sin6_port == b6->sin6_port &&
+		       !memcmp(&a6->sin6_addr, &b6->sin6_addr, sizeof(a6->sin6_addr));
+	return a4->sin_port == b4->sin_port && a4->sin_addr.s_addr == b4->sin_addr.s_addr;
+}
+
+/* What sized_recv_cb saw of the datagram it was told to expect. */
+static struct {
+	const unsigned char *sent;	/* the bytes sent */
+	size_t sent_len;
+	struct sockaddr_storage sender;
+	int calls;
+	ssize_t nread;
+	unsigned flags;
+	int data_ok;			/* the nread bytes equal the first nread sent */
+	int addr_ok;
+} sized;
+
+static void sized_recv_cb(ringo_udp_t *u, ssize_t nread, const void *data,
+			  const struct sockaddr *addr, unsigned flags)
+{
+	(void)u;
+	sized.calls++;
+	sized.nread = nread;
+	sized.flags = flags;
+	sized.data_ok = nread >= 0 && (size_t)nread <= sized.sent_len && data &&
+			!memcmp(data, sized.sent, (size_t)nread);
+	sized.addr_ok = addr && same_addr(addr, &sized.sender);
+}
+
+/* Send `len` bytes from fd to `to` and check what u's callback got. */
+static void expect_sized(int fd, const struct sockaddr_in *to, unsigned char *buf, size_t len,
+			 size_t recv_size)
+{
+	size_t i, want = len < recv_size ? len : recv_size;
+	int calls = sized.calls;
+
+	for (i = 0; i < len; i++)
+		buf[i] = (unsigned char)(i * 31 + len);
+	sized.sent = buf;
+	sized.sent_len = len;
+	raw_send(fd, to, buf, len);
+	RUN_UNTIL(sized.calls == calls + 1);
+	ck_assert_msg(sized.nread == (ssize_t)want, "%zu bytes sent, receive size %zu: nread %zd",
+		      len, recv_size, sized.nread);
+	ck_assert_msg(sized.flags == (len > recv_size ? RINGO_UDP_TRUNCATED : 0),
+		      "%zu bytes sent, receive size %zu: flags %u", len, recv_size, sized.flags);
+	ck_assert_msg(sized.data_ok, "%zu bytes sent: payload differs", len);
+	ck_assert_msg(sized.addr_ok, "%zu bytes sent: wrong sender address", len);
+}
+
+/*
+ * Every size from an empty datagram (which also ends a multishot recvmsg:
+ * it must be re-armed) to the largest one IPv4 carries, whole with the
+ * default receive size, then cut to 100 bytes.
+ */
+START_TEST(test_datagram_sizes)
+{
+	static const size_t whole[] = { 0, 1, 43, 100, 1472, 9000, 16384, 30000, 65507, 7 };
+	static const size_t cut[] = { 0, 99, 100, 101, 5000, 65507, 0, 1 };
+	struct sockaddr_in b_addr;
+	unsigned char *buf;
+	ringo_udp_t *b;
+	unsigned i;
+	int fd;
+
+	REQUIRE_LOOP();
+	use_config(_i, 0);
+	memset(&sized, 0, sizeof(sized));
+	buf = malloc(65507);
+	ck_assert_ptr_nonnull(buf);
+	fd = raw_udp(AF_INET, &sized.sender);
+	ck_assert_int_ge(fd, 0);
+	b = bound4(1, &b_addr);
+	ck_assert_int_eq(ringo_udp_recv_start(b, sized_recv_cb), 0);
+	for (i = 0; i < sizeof(whole) / sizeof(whole[0]); i++)
+		expect_sized(fd, &b_addr, buf, whole[i], RINGO_UDP_MAX_DATAGRAM);
+
+	ck_assert_int_eq(ringo_udp_recv_stop(b), 0);
+	ck_assert_int_eq(ringo_udp_set_recv_size(b, 100), 0);
+	ck_assert_int_eq(ringo_udp_recv_start(b, sized_recv_cb), 0);
+	for (i = 0; i < sizeof(cut) / sizeof(cut[0]); i++)
+		expect_sized(fd, &b_addr, buf, cut[i], 100);
+	run_idle(2);
+	ck_assert_int_eq(sized.calls,
+			 (int)(sizeof(whole) / sizeof(whole[0]) + sizeof(cut) / sizeof(cut[0])));
+	close(fd);
+	free(buf);
+}
+END_TEST
+
+#define SENDERS 3
+#define SENDER_ROUNDS 30
+
+static struct {
+	struct sockaddr_storage addr[SENDERS];
+	int calls;
+	int bad;		/* wrong sender, order or length */
+} senders;
+
+/* Datagram r (one byte: r) came from sender r % SENDERS, in order. */
+static void sender_recv_cb(ringo_udp_t *u, ssize_t nread, const void *data,
+			   const struct sockaddr *addr, unsigned flags)
+{
+	const unsigned char *p = data;
+
+	(void)u;
+	if (nread != 1 || flags || p[0] != senders.calls ||
+	    !same_addr(addr, &senders.addr[p[0] % SENDERS]))
+		senders.bad++;
+	senders.calls++;
+}
+
+/*
+ * Interleaved senders, all queued before the loop runs: each datagram must
+ * carry its own sender's address (from its own buffer, not a stale one).
+ * _i % NCONFIGS: configuration; _i / NCONFIGS: 0 IPv4, 1 IPv6.
+ */
+START_TEST(test_sender_addresses)
+{
+	int family = _i / NCONFIGS ? AF_INET6 : AF_INET;
+	struct sockaddr_storage recv_addr;
+	socklen_t len = sizeof(recv_addr);
+	int fds[SENDERS], i, ret;
+	unsigned char r;
+	ringo_udp_t *b;
+
+	REQUIRE_LOOP();
+	use_config(_i % NCONFIGS, 0);
+	memset(&senders, 0, sizeof(senders));
+	for (i = 0; i < SENDERS; i++) {
+		fds[i] = raw_udp(family, &senders.addr[i]);
+		if (fds[i] < 0)
+			TEST_SKIP("no loopback for family %d", family);
+	}
+	memset(&recv_addr, 0, sizeof(recv_addr));
+	recv_addr.ss_family = (sa_family_t)family;
+	if (family == AF_INET6)
+		((struct sockaddr_in6 *)&recv_addr)->sin6_addr = in6addr_loopback;
+	else
+		((struct sockaddr_in *)&recv_addr)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	b = new_udp(1);
+	ret = ringo_udp_bind(b, SA(&recv_addr), 0);
+	ck_assert_int_eq(ret, 0);
+	ck_assert_int_eq(ringo_udp_getsockname(b, SA(&recv_addr), &len), 0);
+	ck_assert_int_eq(ringo_udp_recv_start(b, sender_recv_cb), 0);
+	ck_assert_int_ge(ringo_run(&loop, RINGO_RUN_NOWAIT), 0);
+	for (r = 0; r < SENDER_ROUNDS; r++)
+		raw_send(fds[r % SENDERS], &recv_addr, &r, 1);
+	RUN_UNTIL(senders.calls == SENDER_ROUNDS);
+	run_idle(2);
+	ck_assert_int_eq(senders.calls, SENDER_ROUNDS);
+	ck_assert_int_eq(senders.bad, 0);
+	for (i = 0; i < SENDERS; i++)
+		close(fds[i]);
+}
+END_TEST
+
+#define SEQ_LEN 64		/* a 4-byte sequence number, then filler */
+#define BURST 100		/* > the datagram pool's first chunk (16 buffers) */
+
+/* Sequenced datagrams: each exactly once and in order. */
+static struct {
+	unsigned calls;
+	unsigned bad;
+	unsigned stop_at[2];	/* recv_stop when calls reaches one of these */
+	unsigned bounce_at;	/* recv_stop + recv_start inside the callback here */
+	int restart_err;
+} seq;
+
+static void seq_recv_cb(ringo_udp_t *u, ssize_t nread, const void *data,
+			const struct sockaddr *addr, unsigned flags)
+{
+	const unsigned char *p = data;
+	unsigned n, i;
+
+	(void)addr;
+	if (nread != SEQ_LEN || flags) {
+		seq.bad++;
+		return;
+	}
+	memcpy(&n, p, sizeof(n));
+	for (i = sizeof(n); i < SEQ_LEN; i++)
+		if (p[i] != (unsigned char)n)
+			seq.bad++;
+	if (n != seq.calls)
+		seq.bad++;
+	seq.calls++;
+	if (seq.calls == seq.stop_at[0] || seq.calls == seq.stop_at[1])
+		ck_assert_int_eq(ringo_udp_recv_stop(u), 0);
+	if (seq.calls == seq.bounce_at) {
+		ck_assert_int_eq(ringo_udp_recv_stop(u), 0);
+		seq.restart_err = ringo_udp_recv_start(u, seq_recv_cb);
+	}
+}
+
+static void send_seq(int fd, const struct sockaddr_in *to, unsigned from, unsigned n)
+{
+	unsigned char buf[SEQ_LEN];
+	unsigned i;
+
+	for (i = from; i < from + n; i++) {
+		memcpy(buf, &i, sizeof(i));
+		memset(buf + sizeof(i), (int)(i & 0xff), SEQ_LEN - sizeof(i));
+		raw_send(fd, to, buf, SEQ_LEN);
+	}
+}
+
+/*
+ * BURST datagrams wait in the socket while the receive is armed. Multishot,
+ * they outnumber the pool's buffers: the recvmsg ends with -ENOBUFS, the
+ * pool grows and the op is re-armed, a handful of SQEs in all; single-shot
+ * takes one SQE per datagram. Either way each arrives once, in order.
+ */
+START_TEST(test_burst_outgrows_pool)
+{
+	struct sockaddr_storage from;
+	struct ringo_loop_metrics m0;
+	struct sockaddr_in b_addr;
+	ringo_udp_t *b;
+	uint64_t sqes;
+	int fd;
+
+	REQUIRE_LOOP();
+	use_config(_i, 0);
+	memset(&seq, 0, sizeof(seq));
+	fd = raw_udp(AF_INET, &from);
+	ck_assert_int_ge(fd, 0);
+	b = bound4(1, &b_addr);
+	ck_assert_int_eq(ringo_udp_recv_start(b, seq_recv_cb), 0);
+	ck_assert_int_ge(ringo_run(&loop, RINGO_RUN_NOWAIT), 0);	/* armed in the kernel */
+	m0 = metrics();
+	send_seq(fd, &b_addr, 0, BURST);
+	RUN_UNTIL(seq.calls == BURST);
+	run_idle(2);
+	ck_assert_uint_eq(seq.calls, BURST);
+	ck_assert_uint_eq(seq.bad, 0);
+	sqes = metrics().submitted - m0.submitted;
+	if (multishot_expected())
+		ck_assert_msg(sqes >= 1 && sqes <= 20, "%llu SQEs for a burst of %d",
+			      (unsigned long long)sqes, BURST);
+	else
+		ck_assert_msg(sqes >= BURST, "%llu SQEs for a burst of %d", (unsigned long long)sqes,
+			      BURST);
+	close(fd);
+}
+END_TEST
+
+/*
+ * recv_stop from the callback while more datagrams are already taken by
+ * the kernel (multishot: they sit in the stash; single-shot: in the
+ * socket), a stop + start inside one callback, and recv_start again: no
+ * callback between stop and start, and every datagram exactly once, in
+ * order.
+ */
+START_TEST(test_stop_start_keeps_order)
+{
+	struct sockaddr_storage from;
+	struct sockaddr_in b_addr;
+	ringo_udp_t *b;
+	int fd;
+
+	REQUIRE_LOOP();
+	use_config(_i, 0);
+	memset(&seq, 0, sizeof(seq));
+	seq.stop_at[0] = 3;
+	seq.stop_at[1] = 6;
+	seq.bounce_at = 8;
+	fd = raw_udp(AF_INET, &from);
+	ck_assert_int_ge(fd, 0);
+	b = bound4(1, &b_addr);
+	ck_assert_int_eq(ringo_udp_recv_start(b, seq_recv_cb), 0);
+	ck_assert_int_ge(ringo_run(&loop, RINGO_RUN_NOWAIT), 0);
+	send_seq(fd, &b_addr, 0, 12);
+	RUN_UNTIL(seq.calls == 3);
+	run_idle(4);
+	ck_assert_uint_eq(seq.calls, 3);
+	ck_assert_int_eq(ringo_is_active(AS_HANDLE(b)), 0);
+
+	ck_assert_int_eq(ringo_udp_recv_start(b, seq_recv_cb), 0);
+	RUN_UNTIL(seq.calls == 6);
+	run_idle(4);
+	ck_assert_uint_eq(seq.calls, 6);
+
+	ck_assert_int_eq(ringo_udp_recv_start(b, seq_recv_cb), 0);
+	send_seq(fd, &b_addr, 12, 8);
+	RUN_UNTIL(seq.calls == 20);
+	run_idle(2);
+	ck_assert_uint_eq(seq.calls, 20);
+	ck_assert_uint_eq(seq.bad, 0);
+	assert_status(seq.restart_err, 0);
+	ck_assert_int_eq(rx[1].errors, 0);
+	close(fd);
+}
+END_TEST
+
+/*
+ * Close a stopped handle that may hold datagrams the kernel delivered after
+ * recv_stop: close_cb once, no callback, the loop closes clean, and the
+ * pool still serves another handle.
+ */
+START_TEST(test_close_with_stash)
+{
+	struct sockaddr_storage from;
+	struct sockaddr_in b_addr, c_addr;
+	ringo_udp_t *b, *c;
+	int fd;
+
+	REQUIRE_LOOP();
+	use_config(_i, 0);
+	memset(&seq, 0, sizeof(seq));
+	seq.stop_at[0] = 1;
+	fd = raw_udp(AF_INET, &from);
+	ck_assert_int_ge(fd, 0);
+	b = bound4(1, &b_addr);
+	ck_assert_int_eq(ringo_udp_recv_start(b, seq_recv_cb), 0);
+	ck_assert_int_ge(ringo_run(&loop, RINGO_RUN_NOWAIT), 0);
+	send_seq(fd, &b_addr, 0, 10);
+	RUN_UNTIL(seq.calls == 1);
+	run_idle(2);
+	ck_assert_int_eq(ringo_close(AS_HANDLE(b), close_cb), 0);
+	RUN_UNTIL(udp_closed[1] == 1);
+	run_idle(2);
+	ck_assert_uint_eq(seq.calls, 1);
+
+	memset(&seq, 0, sizeof(seq));
+	c = bound4(2, &c_addr);
+	ck_assert_int_eq(ringo_udp_recv_start(c, seq_recv_cb), 0);
+	ck_assert_int_ge(ringo_run(&loop, RINGO_RUN_NOWAIT), 0);
+	send_seq(fd, &c_addr, 0, BURST);
+	RUN_UNTIL(seq.calls == BURST);
+	ck_assert_uint_eq(seq.bad, 0);
+	close(fd);
+}
+END_TEST
+
+/* ======================================================================
  * Close
  * ====================================================================== */
 
@@ -922,9 +1364,10 @@ END_TEST
 
 /*
  * Close a handle with its recvmsg pending and CLOSE_SENDS sends in flight:
- * _i 0 closes before the loop submitted anything, 1 after one iteration
- * put them in the kernel. Every send callback runs once (0 or
- * -ECANCELED), the receive callback never, close_cb once and last.
+ * _i / NCONFIGS 0 closes before the loop submitted anything, 1 after one
+ * iteration put them in the kernel (_i % NCONFIGS is the configuration).
+ * Every send callback runs once (0 or -ECANCELED), the receive callback
+ * never, close_cb once and last.
  */
 START_TEST(test_close_with_ops_in_flight)
 {
@@ -935,15 +1378,16 @@ START_TEST(test_close_with_ops_in_flight)
 	int i;
 
 	REQUIRE_LOOP();
+	use_config(_i % NCONFIGS, 0);
 	memset(t, 0, sizeof(t));
 	bound4_pair(&a, &a_addr, &b, &b_addr);
 	ck_assert_int_eq(ringo_udp_recv_start(a, recv_cb), 0);
 	ck_assert_int_eq(ringo_udp_recv_start(b, recv_cb), 0);
-	if (_i)
+	if (_i / NCONFIGS)
 		ck_assert_int_ge(ringo_run(&loop, RINGO_RUN_NOWAIT), 0);
 	for (i = 0; i < CLOSE_SENDS; i++)
 		send_buf(&t[i], a, msg, sizeof(msg), &b_addr);
-	if (_i)
+	if (_i / NCONFIGS)
 		ck_assert_int_ge(ringo_run(&loop, RINGO_RUN_NOWAIT), 0);
 
 	ck_assert_int_eq(ringo_close(AS_HANDLE(a), close_cb), 0);
@@ -977,6 +1421,7 @@ START_TEST(test_close_idle)
 	ringo_udp_t *b;
 
 	REQUIRE_LOOP();
+	use_config(_i, 0);
 	new_udp(0);
 	b = bound4(1, &b_addr);
 	ck_assert_int_eq(ringo_udp_recv_start(b, recv_cb), 0);
@@ -1002,6 +1447,7 @@ START_TEST(test_close_recv_pending_alone)
 	ringo_udp_t *b;
 
 	REQUIRE_LOOP();
+	use_config(_i, 0);
 	ck_assert_int_eq(ringo_close(AS_HANDLE(&guard), NULL), 0);
 	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
 	guard_open = 0;
@@ -1097,32 +1543,39 @@ static Suite *suite(void)
 	TCase *trunc = test_tcase(s, "truncation", setup, teardown, 60);
 	TCase *conn = test_tcase(s, "connected", setup, teardown, 60);
 	TCase *recv = test_tcase(s, "recv", setup, teardown, 60);
+	TCase *dgram = test_tcase(s, "datagrams", setup, teardown, 60);
 	TCase *close_tc = test_tcase(s, "close", setup, teardown, 60);
 	TCase *args = test_tcase(s, "args", setup, teardown, 60);
 
-	tcase_add_test(trip, test_roundtrip_ipv4);
-	tcase_add_test(trip, test_roundtrip_ipv6);
-	tcase_add_test(trip, test_multi_buffer_send);
+	tcase_add_loop_test(trip, test_roundtrip_ipv4, 0, NCONFIGS);
+	tcase_add_loop_test(trip, test_roundtrip_ipv6, 0, NCONFIGS);
+	tcase_add_loop_test(trip, test_multi_buffer_send, 0, NCONFIGS);
 
-	tcase_add_test(bulk_tc, test_many_datagrams);
+	tcase_add_loop_test(bulk_tc, test_many_datagrams, 0, NCONFIGS);
 
-	tcase_add_test(trunc, test_truncation);
-	tcase_add_test(trunc, test_set_recv_size);
-	tcase_add_test(trunc, test_set_recv_size_idle_loop);
+	tcase_add_loop_test(trunc, test_truncation, 0, NCONFIGS);
+	tcase_add_loop_test(trunc, test_set_recv_size, 0, NCONFIGS);
+	tcase_add_loop_test(trunc, test_set_recv_size_idle_loop, 0, NCONFIGS);
 
-	tcase_add_test(conn, test_connected);
-	tcase_add_test(conn, test_connect_unbound);
+	tcase_add_loop_test(conn, test_connected, 0, NCONFIGS);
+	tcase_add_loop_test(conn, test_connect_unbound, 0, NCONFIGS);
 	tcase_add_test(conn, test_send_no_destination);
-	tcase_add_test(conn, test_connrefused);
-	tcase_add_test(conn, test_emsgsize);
+	tcase_add_loop_test(conn, test_connrefused, 0, NCONFIGS);
+	tcase_add_loop_test(conn, test_emsgsize, 0, NCONFIGS);
 
-	tcase_add_test(recv, test_recv_stop_start);
-	tcase_add_test(recv, test_recv_stop_in_callback);
-	tcase_add_loop_test(recv, test_recv_stop_with_datagram_waiting, 0, 2);
+	tcase_add_loop_test(recv, test_recv_stop_start, 0, NCONFIGS);
+	tcase_add_loop_test(recv, test_recv_stop_in_callback, 0, NCONFIGS);
+	tcase_add_loop_test(recv, test_recv_stop_with_datagram_waiting, 0, 2 * NCONFIGS);
+	tcase_add_loop_test(recv, test_stop_start_keeps_order, 0, NCONFIGS);
 
-	tcase_add_loop_test(close_tc, test_close_with_ops_in_flight, 0, 2);
-	tcase_add_test(close_tc, test_close_idle);
-	tcase_add_test(close_tc, test_close_recv_pending_alone);
+	tcase_add_loop_test(dgram, test_datagram_sizes, 0, NCONFIGS);
+	tcase_add_loop_test(dgram, test_sender_addresses, 0, 2 * NCONFIGS);
+	tcase_add_loop_test(dgram, test_burst_outgrows_pool, 0, NCONFIGS);
+
+	tcase_add_loop_test(close_tc, test_close_with_ops_in_flight, 0, 2 * NCONFIGS);
+	tcase_add_loop_test(close_tc, test_close_idle, 0, NCONFIGS);
+	tcase_add_loop_test(close_tc, test_close_with_stash, 0, NCONFIGS);
+	tcase_add_loop_test(close_tc, test_close_recv_pending_alone, 0, NCONFIGS);
 
 	tcase_add_test(args, test_bad_arguments);
 	return s;

@@ -265,6 +265,82 @@ static inline void ringo_prep_recvmsg(struct ringo_sqe *sqe, int fd, struct msgh
 	sqe->msg_flags = flags;
 }
 
+/*
+ * Multishot recvmsg (6.0): one CQE per datagram while RINGO_CQE_F_MORE is
+ * set, each into a buffer from group `bgid` laid out as ringo_recvmsg_out
+ * describes. The kernel reads only msg_namelen and msg_controllen (the
+ * space reserved in every buffer) and msg_iovlen, which must be 0 (the
+ * whole buffer) or 1 (iov_len caps the bytes used). `msg` must stay valid
+ * until the final CQE. The op ends on error or when the group runs dry
+ * (-ENOBUFS); a zero-length datagram also ends it (after its CQE).
+ */
+static inline void ringo_prep_recvmsg_multishot(struct ringo_sqe *sqe, int fd, struct msghdr *msg,
+						unsigned flags, unsigned bgid)
+{
+	ringo_prep_recvmsg(sqe, fd, msg, flags);
+	sqe->ioprio |= RINGO_RECV_MULTISHOT;
+	ringo_sqe_set_buf_group(sqe, bgid);
+}
+
+/*
+ * Reading a multishot recvmsg buffer. `buf` is the buffer the CQE names,
+ * `res` the CQE's result (bytes written into it, header included) and
+ * `msg` the msghdr given at prep. Every accessor is bounds-checked against
+ * res: the header and the reserved name and control areas must all lie
+ * within it, or ringo_recvmsg_validate says NULL.
+ */
+static inline size_t ringo__recvmsg_overhead(const struct msghdr *msg)
+{
+	return sizeof(struct ringo_recvmsg_out) + msg->msg_namelen + msg->msg_controllen;
+}
+
+/* The header, or NULL when res is too short to hold header, name and control. */
+static inline struct ringo_recvmsg_out *ringo_recvmsg_validate(void *buf, int res,
+								const struct msghdr *msg)
+{
+	if (!buf || res < 0 || (size_t)res < ringo__recvmsg_overhead(msg))
+		return NULL;
+	return (struct ringo_recvmsg_out *)buf;
+}
+
+/* The source address, or NULL when none was reserved or sent. */
+static inline struct sockaddr *ringo_recvmsg_name(struct ringo_recvmsg_out *o,
+						  const struct msghdr *msg)
+{
+	if (!msg->msg_namelen || !o->namelen)
+		return NULL;
+	return (struct sockaddr *)(void *)(o + 1);
+}
+
+/* Bytes of the address present: the kernel cuts it to msg_namelen. */
+static inline unsigned ringo_recvmsg_name_length(const struct ringo_recvmsg_out *o,
+						 const struct msghdr *msg)
+{
+	return o->namelen < msg->msg_namelen ? o->namelen : (unsigned)msg->msg_namelen;
+}
+
+/* The control data (o->controllen bytes of it are used), or NULL. */
+static inline void *ringo_recvmsg_control(struct ringo_recvmsg_out *o, const struct msghdr *msg)
+{
+	if (!msg->msg_controllen || !o->controllen)
+		return NULL;
+	return (unsigned char *)(o + 1) + msg->msg_namelen;
+}
+
+static inline void *ringo_recvmsg_payload(struct ringo_recvmsg_out *o, const struct msghdr *msg)
+{
+	return (unsigned char *)(o + 1) + msg->msg_namelen + msg->msg_controllen;
+}
+
+/* Payload bytes in the buffer (at most o->payloadlen; fewer with MSG_TRUNC). */
+static inline unsigned ringo_recvmsg_payload_length(const struct ringo_recvmsg_out *o, int res,
+						    const struct msghdr *msg)
+{
+	size_t in_buf = (size_t)res - ringo__recvmsg_overhead(msg);
+
+	return in_buf < o->payloadlen ? (unsigned)in_buf : o->payloadlen;
+}
+
 /* Zero-copy sendmsg (6.1): result and notification CQEs as send_zc. */
 static inline void ringo_prep_sendmsg_zc(struct ringo_sqe *sqe, int fd, const struct msghdr *msg,
 					 unsigned flags)

@@ -451,6 +451,21 @@ struct ringo_timespec {
 	long long tv_nsec;
 };
 
+/*
+ * Written by a multishot recvmsg at the start of each buffer it fills
+ * (struct io_uring_recvmsg_out, 6.0). Then come msg_namelen bytes reserved
+ * for the source address, msg_controllen bytes for control data (both the
+ * sizes set in the msghdr given at prep), then the payload. namelen and
+ * payloadlen are the kernel's untruncated lengths; flags are the recvmsg
+ * msg_flags (MSG_TRUNC: the payload did not fit).
+ */
+struct ringo_recvmsg_out {
+	uint32_t namelen;
+	uint32_t controllen;
+	uint32_t payloadlen;
+	uint32_t flags;
+};
+
 struct ringo_napi {
 	uint32_t busy_poll_to;	/* busy poll timeout, us */
 	uint8_t prefer_busy_poll;
@@ -470,6 +485,7 @@ _Static_assert(offsetof(struct ringo_sqe, addr3) == 48, "sqe addr3 offset");
 _Static_assert(sizeof(struct ringo_buf) == 16, "io_uring_buf is 16 bytes");
 _Static_assert(offsetof(struct ringo_buf_ring, tail) == 14, "buf ring tail aliases bufs[0].resv");
 _Static_assert(sizeof(struct ringo_probe_op) == 8, "probe op is 8 bytes");
+_Static_assert(sizeof(struct ringo_recvmsg_out) == 16, "io_uring_recvmsg_out is 16 bytes");
 _Static_assert(sizeof(struct ringo_buf_reg) == 40, "buf_reg is 40 bytes");
 _Static_assert(sizeof(struct ringo_getevents_arg) == 24, "getevents_arg is 24 bytes");
 _Static_assert(sizeof(struct ringo_timespec) == 16, "kernel timespec is 16 bytes");
