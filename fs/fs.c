@@ -13,7 +13,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "loop_internal.h"
+#include "fs_internal.h"
 
 _Static_assert(sizeof(struct statx) <= sizeof(((ringo_fs_t *)0)->statx_buf),
 	       "statx_buf must hold a struct statx");
@@ -254,6 +254,14 @@ RINGO_EXTERN int ringo_fs_lstat(ringo_loop_t *loop, ringo_fs_t *req, const char 
 	if (!path)
 		return -EINVAL;
 	return statx_at(loop, req, RINGO_FS_LSTAT, AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, cb);
+}
+
+int ringo__fs_lstat_at(ringo_loop_t *loop, ringo_fs_t *req, int dirfd, const char *name,
+		       ringo_fs_cb cb)
+{
+	if (!name)
+		return -EINVAL;
+	return statx_at(loop, req, RINGO_FS_LSTAT, dirfd, name, AT_SYMLINK_NOFOLLOW, cb);
 }
 
 RINGO_EXTERN int ringo_fs_fstat(ringo_loop_t *loop, ringo_fs_t *req, int fd, ringo_fs_cb cb)
