@@ -67,6 +67,8 @@ static struct {
 
 static struct hsearch_data seen;
 static bool seen_made;
+static char **seen_keys;	/* hdestroy_r does not free the keys */
+static size_t seen_nkeys, seen_cap;
 
 static void setup(void)
 {
@@ -83,6 +85,11 @@ static void teardown(void)
 		hdestroy_r(&seen);
 		seen_made = false;
 	}
+	while (seen_nkeys)
+		free(seen_keys[--seen_nkeys]);
+	free(seen_keys);
+	seen_keys = NULL;
+	seen_cap = 0;
 	loop_fixture_close();
 	test_rmtree(tmp);
 }
@@ -212,6 +219,12 @@ static void seen_add(const char *path)
 	size_t len;
 
 	ck_assert_ptr_nonnull(e.key);
+	if (seen_nkeys == seen_cap) {
+		seen_cap = seen_cap ? 2 * seen_cap : 256;
+		seen_keys = realloc(seen_keys, seen_cap * sizeof(*seen_keys));
+		ck_assert_ptr_nonnull(seen_keys);
+	}
+	seen_keys[seen_nkeys++] = e.key;
 	/* A root given as "dir/" is the parent of "dir/x". */
 	len = strlen(e.key);
 	while (len > 1 && e.key[len - 1] == '/')
