@@ -261,6 +261,14 @@ RINGO_EXTERN int ringo_fs_lstat(ringo_loop_t *loop, ringo_fs_t *req, const char 
 	return statx_at(loop, req, RINGO_FS_LSTAT, AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, cb);
 }
 
+int ringo__fs_lstat_at(ringo_loop_t *loop, ringo_fs_t *req, int dirfd, const char *name,
+		       ringo_fs_cb cb)
+{
+	if (!name)
+		return -EINVAL;
+	return statx_at(loop, req, RINGO_FS_LSTAT, dirfd, name, AT_SYMLINK_NOFOLLOW, cb);
+}
+
 RINGO_EXTERN int ringo_fs_fstat(ringo_loop_t *loop, ringo_fs_t *req, int fd, ringo_fs_cb cb)
 {
 	if (fd < 0 || ringo_fs_is_direct(fd))

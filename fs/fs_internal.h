@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What the files of fs/ share: request set-up, argument checks, and the
- * finish step that fills req->result and runs the callback. Not installed.
+ * What the files of fs/ share: request set-up, argument checks, the
+ * finish step that fills req->result and runs the callback, and a statx
+ * relative to an open directory for the tree walk. Not installed.
  */
 #ifndef RINGO_FS_INTERNAL_H
 #define RINGO_FS_INTERNAL_H
@@ -25,5 +26,12 @@ int ringo__fs_on_pool(ringo_loop_t *loop, ringo_fs_t *req, ringo_fs_type type, r
 void ringo__fs_pool_done(ringo_work_t *work, int status);
 /* After prep: a direct descriptor becomes its slot with the fixed-file flag. */
 void ringo__fs_sqe_fd(struct ringo_sqe *sqe, int fd);
+/*
+ * lstat of `name` inside the directory `dirfd` (links not followed),
+ * through the ring, as ringo_fs_lstat: req->statbuf filled when
+ * req->result is 0. `name` must stay valid until cb.
+ */
+int ringo__fs_lstat_at(ringo_loop_t *loop, ringo_fs_t *req, int dirfd, const char *name,
+		       ringo_fs_cb cb);
 
 #endif

@@ -70,6 +70,7 @@ typedef struct ringo_udp ringo_udp_t;
 typedef struct ringo_udp_send ringo_udp_send_t;
 typedef struct ringo_fs ringo_fs_t;
 typedef struct ringo_fs_file ringo_fs_file_t;
+typedef struct ringo_fs_walk ringo_fs_walk_t;
 
 /* Intrusive doubly-linked list node; embedded in handles and requests. */
 struct ringo_queue {
@@ -208,6 +209,7 @@ enum {
 	RINGO_REQ_UDP_SEND,
 	RINGO_REQ_FS,
 	RINGO_REQ_FS_FILE,
+	RINGO_REQ_FS_WALK,
 	RINGO_REQ_TYPE_MAX
 };
 
@@ -998,6 +1000,97 @@ RINGO_EXTERN int ringo_fs_write_file(ringo_loop_t *loop, ringo_fs_file_t *req, c
  */
 RINGO_EXTERN int ringo_fs_copy_file(ringo_loop_t *loop, ringo_fs_file_t *req, const char *src,
 				    const char *dst, unsigned flags, ringo_fs_file_cb cb);
+
+
+/* ---- Directory trees --------------------------------------------------- */
+
+/*
+ * ringo_fs_walk's fixed budget, which is all the memory a walk holds
+ * besides its pending-directory stack (see ringo_fs_walk): directories
+ * open and being read at once, the getdents64 buffer of each, and statx
+ * calls in flight at once.
+ */
+#define RINGO_FS_WALK_DIRS 8
+#define RINGO_FS_WALK_DIRBUF (32 * 1024)
+#define RINGO_FS_WALK_STATS 64
+
+/* visit_cb return values; a negative value (-errno) stops the walk. */
+#define RINGO_WALK_CONTINUE 0
+#define RINGO_WALK_SKIP 1	/* on a directory: do not read it */
+
+/* One entry, valid during visit_cb only. */
+struct ringo_fs_walk_entry {
+	const char *path;	/* root, or root/.../name (no "//" after a root
+				 * ending in '/'); for -ENAMETOOLONG the path
+				 * of the directory holding `name` */
+	const char *name;	/* last component (the root's whole path at depth 0) */
+	unsigned depth;		/* 0 for the root, 1 for its entries... */
+	int error;		/* 0, or -errno: see ringo_fs_walk */
+	const struct ringo_stat *st; /* lstat-like (links not followed); NULL
+				      * when error != 0 */
+};
+
+typedef int (*ringo_fs_walk_visit_cb)(ringo_fs_walk_t *req,
+				      const struct ringo_fs_walk_entry *entry);
+typedef void (*ringo_fs_walk_cb)(ringo_fs_walk_t *req, int status);
+
+struct ringo_fs_walk {
+	RINGO_REQ_FIELDS
+	ringo_fs_walk_visit_cb visit_cb;	/* read-only */
+	ringo_fs_walk_cb done_cb;		/* read-only */
+	const char *root;			/* read-only: the caller's, kept until done_cb */
+	uint64_t visited;			/* read-only: visits with a stat */
+	uint64_t errors;			/* read-only: visits with an error */
+	struct ringo__walk *walk_;		/* private */
+};
+
+/*
+ * Walk the tree at `root`: visit_cb gets every entry (the root included,
+ * at depth 0) with its statx result, and done_cb runs once at the end.
+ *
+ * Mechanism and bounds: directories are opened and read with getdents64
+ * on the loop's work pool (io_uring has no getdents op in mainline
+ * kernels, 6.18 included), at most RINGO_FS_WALK_DIRS at once; each entry
+ * is stat'ed through the ring with statx relative to its open directory,
+ * at most RINGO_FS_WALK_STATS at once. Directories found but not yet read
+ * wait on a stack (depth first) holding their paths: it holds at most the
+ * not-yet-read subdirectories of the directories on the current branches,
+ * so a tree of depth D whose directories have at most F subdirectories
+ * needs about D * F paths; a flat directory of 10k subdirectories needs
+ * 10k paths (their bytes plus 8 each), never the entries that are files.
+ * Paths longer than PATH_MAX are not followed (an -ENAMETOOLONG visit).
+ *
+ * Order: a directory is visited before anything inside it; nothing else
+ * is promised (entries of different directories interleave, and the
+ * order inside a directory is getdents64's).
+ *
+ * Symbolic links are never followed, the root included: they are visited
+ * as links (S_ISLNK(st->mode)). Other file systems below root are walked.
+ *
+ * visit_cb returns RINGO_WALK_CONTINUE, RINGO_WALK_SKIP (for a directory:
+ * do not read it), or a negative -errno to stop: then no visit follows
+ * and done_cb gets that value once the operations in flight are over.
+ *
+ * Errors inside the tree do not stop the walk: the entry is visited with
+ * `error` set and st NULL. An entry whose statx fails (it vanished
+ * between getdents64 and statx: -ENOENT) is visited once that way; a
+ * directory that cannot be opened or read (-EACCES, -ENOENT when removed
+ * meanwhile) is visited a second time that way, after its own visit. To
+ * stop at the first error, return entry->error from visit_cb.
+ *
+ * done_cb gets 0 when the tree was walked (req->errors counts error
+ * visits), a visit_cb's negative return, -ECANCELED after ringo_cancel()
+ * (no visit runs after ringo_cancel returns), -ENOMEM, or the root's own
+ * statx error (-ENOENT for a missing root, -ENOTDIR...: no visit then).
+ *
+ * Returns 0 (done_cb will run exactly once) or -errno and no callback:
+ * -EINVAL for a NULL loop, req, root or visit_cb/done_cb, or an empty
+ * root; -ENAMETOOLONG for a root of PATH_MAX bytes or more; -ENOMEM.
+ * `root` must stay valid until done_cb. The loop stays alive (and
+ * ringo_loop_close says -EBUSY) until done_cb.
+ */
+RINGO_EXTERN int ringo_fs_walk(ringo_loop_t *loop, ringo_fs_walk_t *req, const char *root,
+			       ringo_fs_walk_visit_cb visit_cb, ringo_fs_walk_cb done_cb);
 
 
 #ifdef __cplusplus

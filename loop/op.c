@@ -333,13 +333,21 @@ int ringo__op_cancel(ringo_loop_t *loop, struct ringo__op *op)
 	}
 }
 
-/* At loop close only internal ops (wake read, wait timeout) remain. */
+/*
+ * At loop close only internal ops (wake read, wait timeout) remain, and
+ * ASYNC_CANCELs still in flight. Those need no cancel: their CQE comes
+ * anyway. Neither do the cancels made here: uthash appends them to the
+ * list being walked, and "cancelling" one while its SQE is unsubmitted
+ * would turn it into a NOP, leaving its target (the wake read) in flight
+ * for ever, so only ops older than the walk are visited.
+ */
 void ringo__ops_cancel_all(ringo_loop_t *loop)
 {
+	uint64_t end = L(loop)->next_id;
 	struct ringo__op *op, *tmp;
 
 	HASH_ITER(hh, L(loop)->ops, op, tmp) {
-		if (op->state == RINGO__OP_INFLIGHT)
+		if (op->id < end && op->state == RINGO__OP_INFLIGHT && op->complete != cancel_done)
 			ringo__op_cancel(loop, op);
 	}
 }

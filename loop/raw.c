@@ -9,6 +9,7 @@
 
 int ringo__getaddrinfo_cancel(ringo_req_t *req);
 int ringo__fs_cancel(ringo_req_t *req);
+int ringo__fs_walk_cancel(ringo_req_t *req);
 int ringo__connect_cancel(ringo_req_t *req);
 int ringo__req_final_res(ringo_req_t *req, int res, bool user_cancelled);
 int ringo__link_timeout(ringo_loop_t *loop, struct ringo__op *op, struct ringo_sqe **sqe,
@@ -161,6 +162,8 @@ RINGO_EXTERN int ringo_cancel(ringo_req_t *req)
 		return ringo__work_cancel((ringo_work_t *)req);
 	if (req->type == RINGO_REQ_GETADDRINFO)
 		return ringo__getaddrinfo_cancel(req);
+	if (req->type == RINGO_REQ_FS_WALK)
+		return ringo__fs_walk_cancel(req);
 	if (req->type == RINGO_REQ_FS && !req->op_id)
 		return ringo__fs_cancel(req);
 	if (req->type == RINGO_REQ_CONNECT && !req->op_id)
