@@ -21,15 +21,6 @@
 
 #include "fs_internal.h"
 
-/* What getdents64 writes: the kernel's struct linux_dirent64. */
-struct kdirent {
-	uint64_t d_ino;
-	int64_t d_off;
-	unsigned short d_reclen;
-	unsigned char d_type;
-	char d_name[];
-};
-
 struct ringo_dir {
 	int fd;
 	int busy;		/* a readdir or closedir is in flight */
@@ -112,21 +103,16 @@ RINGO_EXTERN int ringo_fs_opendir(ringo_loop_t *loop, ringo_fs_t *req, const cha
 
 /* ---- readdir ------------------------------------------------------------ */
 
-static bool is_dot(const char *name)
-{
-	return name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2]));
-}
-
 /* Hand out buffered records until `nents` are filled or the buffer is done. */
 static unsigned take_buffered(ringo_dir_t *dir, struct ringo_dirent *ents, unsigned nents)
 {
 	unsigned n = 0;
 
 	while (n < nents && dir->pos < dir->len) {
-		const struct kdirent *d = (const void *)(dir->buf + dir->pos);
+		const struct ringo__dirent64 *d = (const void *)(dir->buf + dir->pos);
 
 		dir->pos += d->d_reclen;
-		if (is_dot(d->d_name))
+		if (ringo__is_dot(d->d_name))
 			continue;
 		ents[n].name = d->d_name;
 		ents[n].ino = d->d_ino;

@@ -9,6 +9,22 @@
 
 #include "loop_internal.h"
 
+/* The record getdents64(2) fills (the kernel's linux_dirent64; glibc has
+ * no public declaration). Records are 8-aligned in the buffer. */
+struct ringo__dirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+/* "." or "..": directory listings leave them out. */
+static inline bool ringo__is_dot(const char *name)
+{
+	return name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2]));
+}
+
 /* A live loop, a request and a callback. */
 bool ringo__fs_valid(ringo_loop_t *loop, ringo_fs_t *req, ringo_fs_cb cb);
 /* Lengths the kernel's int result cannot report; offsets below -1. */

@@ -35,15 +35,6 @@
 
 #include "fs_internal.h"
 
-/* The record getdents64(2) fills; glibc has no public declaration. */
-struct walk_dirent {
-	uint64_t d_ino;
-	int64_t d_off;
-	unsigned short d_reclen;
-	unsigned char d_type;
-	char d_name[];
-};
-
 enum reader_state {
 	READER_IDLE = 0,	/* free for the next directory */
 	READER_POOL,		/* open/getdents64 on the work pool */
@@ -328,23 +319,18 @@ static int reader_read(struct walk_reader *r)
 	return ret;
 }
 
-static bool is_dot(const char *name)
-{
-	return name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2]));
-}
-
 /* Send a stat per name of r's buffer while slots last; when the buffer is
  * spent and its stats are back, read the next one. */
 static int reader_names(struct ringo__walk *w, struct walk_reader *r)
 {
-	struct walk_dirent *d;
+	struct ringo__dirent64 *d;
 	struct walk_slot *s;
 	int ret;
 
 	while (r->pos < r->len && w->free_slot >= 0 && !w->stopping) {
-		d = (struct walk_dirent *)(void *)(r->buf + r->pos);
+		d = (struct ringo__dirent64 *)(void *)(r->buf + r->pos);
 		r->pos += d->d_reclen;
-		if (is_dot(d->d_name))
+		if (ringo__is_dot(d->d_name))
 			continue;
 		if (join(w, r, d->d_name) < 0) {
 			visit(w, r->path, d->d_name, r->depth + 1, -ENAMETOOLONG, NULL);
