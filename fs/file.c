@@ -354,7 +354,14 @@ RINGO_EXTERN int ringo_fs_write_file(ringo_loop_t *loop, ringo_fs_file_t *req, c
 
 /* ---- copy_file -------------------------------------------------------- */
 
-enum { CF_OPEN_SRC, CF_STAT, CF_OPEN_DST, CF_COPY, CF_CLOSE_DST, CF_CLOSE_SRC };
+enum { CF_OPEN_SRC, CF_STAT, CF_OPEN_DST, CF_RANGE, CF_COPY, CF_CLOSE_DST, CF_CLOSE_SRC };
+
+/*
+ * Bytes per copy_file_range trip to the work pool: large enough that the
+ * trips do not show next to the copying, small enough that a loop closing
+ * meanwhile waits for one chunk at most.
+ */
+#define CF_RANGE_CHUNK (16U * 1024 * 1024)
 
 static void cf_step(ringo_fs_t *fs);
 static void cf_block_read(ringo_fs_t *fs);
@@ -483,6 +490,52 @@ static int cf_start_blocks(ringo_fs_file_t *req)
 }
 
 /*
+ * The kernel copies first (copy_file_range: no trip through user memory,
+ * and a reflink or server-side copy where the file system can), as cp(1)
+ * does. Errors that mean "not between these two files" (EXDEV across file
+ * systems before 5.3 and again since 5.19 for most, EINVAL or EOPNOTSUPP
+ * where a file system has no support) switch to reads and writes from
+ * where it stopped. So does a 0 before the end: some pseudo file systems
+ * report 0 instead of an error, and a file that shrank reads 0 anyway.
+ */
+static int cf_range_next(ringo_fs_file_t *req)
+{
+	uint64_t left = req->total - req->off;
+
+	req->step = CF_RANGE;
+	return ringo_fs_copy_range(req->loop, &req->fs, req->fd, (int64_t)req->off, req->fd2,
+				   (int64_t)req->off, left < CF_RANGE_CHUNK ? left : CF_RANGE_CHUNK,
+				   cf_step);
+}
+
+static bool cf_range_unsupported(ssize_t err)
+{
+	return err == -EXDEV || err == -EINVAL || err == -EOPNOTSUPP || err == -ENOSYS;
+}
+
+static void cf_range_done(ringo_fs_file_t *req, ssize_t res)
+{
+	int ret;
+
+	if (res > 0) {
+		req->off += (uint64_t)res;
+		req->size += (size_t)res;
+		if (req->off >= req->total) {
+			cf_close(req);
+			return;
+		}
+		ret = cf_range_next(req);
+	} else if (res == 0 || cf_range_unsupported(res)) {
+		req->step = CF_COPY;
+		ret = cf_start_blocks(req);
+	} else {
+		ret = (int)res;
+	}
+	if (ret)
+		fail(req, ret, cf_close);
+}
+
+/*
  * Copying a file onto itself would truncate the source: refuse it like
  * cp(1). fstat and ftruncate on an open fd cannot block on path lookup,
  * so they are done directly.
@@ -509,6 +562,10 @@ static void cf_step(ringo_fs_t *fs)
 		if (fs->result < 0 && !req->err)
 			req->err = (int)fs->result;
 		cf_close(req);
+		return;
+	}
+	if (req->step == CF_RANGE) {
+		cf_range_done(req, fs->result);
 		return;
 	}
 	if (fs->result < 0) {
@@ -539,10 +596,10 @@ static void cf_step(ringo_fs_t *fs)
 	case CF_OPEN_DST:
 		req->fd2 = (int)fs->result;
 		ret = cf_check_dst(req);
-		if (!ret) {
-			req->step = CF_COPY;
-			ret = cf_start_blocks(req);
-		}
+		if (!ret && req->total)
+			ret = cf_range_next(req);
+		else if (!ret)
+			cf_close(req);	/* an empty file */
 		break;
 	}
 	if (ret)

@@ -993,8 +993,9 @@ RINGO_EXTERN int ringo_fs_write_file(ringo_loop_t *loop, ringo_fs_file_t *req, c
 				     ringo_fs_file_cb cb);
 
 /*
- * Copy src to dst with RINGO_FS_COPY_BLOCKS reads and writes in flight,
- * keeping src's permission bits. dst is truncated unless
+ * Copy src to dst, keeping src's permission bits: in the kernel with
+ * copy_file_range (16 MiB per trip to the work pool) where the two files
+ * allow it, else with RINGO_FS_COPY_BLOCKS reads and writes in flight. dst is truncated unless
  * RINGO_FS_COPY_EXCL. cb gets 0 (req->size = bytes copied) or -errno
  * (-EINVAL when dst is src itself, which is left untouched).
  */

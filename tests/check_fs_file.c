@@ -976,6 +976,66 @@ START_TEST(test_copy_sizes)
 }
 END_TEST
 
+/*
+ * Across file systems (ext4 or whatever holds /tmp, to the tmpfs at
+ * /dev/shm) copy_file_range says EXDEV, and the copy goes through reads
+ * and writes with several blocks in flight: the same sizes as above.
+ */
+START_TEST(test_copy_across_file_systems)
+{
+	const size_t B = RINGO_FS_COPY_BLOCK, N = RINGO_FS_COPY_BLOCKS;
+	size_t sizes[] = { 1, B - 1, B + 1, N * B, (N + 3) * B + 77 };
+	char src[PATH_MAX], dst[PATH_MAX], shm[] = "/dev/shm/ringo-test-XXXXXX";
+	struct stat a, b;
+	struct freq f;
+	size_t i;
+
+	REQUIRE_LOOP();
+	in_tmp(src, "src");
+	put_random_file(src, 1, 1);
+	if (stat(src, &a) || stat("/dev/shm", &b) || a.st_dev == b.st_dev || !mkdtemp(shm))
+		TEST_SKIP("no /dev/shm on another file system than %s", tmp);
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		snprintf(dst, sizeof(dst), "%s/dst-%zu", shm, sizes[i]);
+		put_random_file(src, sizes[i], 2000 + i);
+		ck_assert_int_eq(copy_file(&f, src, dst, 0), 0);
+		ck_assert_uint_eq(f.req.size, sizes[i]);
+		assert_same_file(src, dst);
+	}
+	test_rmtree(shm);
+}
+END_TEST
+
+/*
+ * sysfs reports 4096 bytes for files that hold a few, and will not copy
+ * them in the kernel: the copy reads what there is and stops at the short
+ * read, as cp(1) does.
+ */
+START_TEST(test_copy_sysfs)
+{
+	const char *src = "/sys/devices/system/cpu/online";
+	char dst[PATH_MAX], want[4097], got[4097];
+	ssize_t n;
+	struct freq f;
+	int fd;
+
+	REQUIRE_LOOP();
+	fd = open(src, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		TEST_SKIP("%s: %s", src, strerror(errno));
+	n = read(fd, want, sizeof(want) - 1);
+	ck_assert_int_gt(n, 0);
+	close(fd);
+	ck_assert_int_eq(copy_file(&f, src, in_tmp(dst, "online"), 0), 0);
+	ck_assert_uint_eq(f.req.size, (size_t)n);
+	fd = open(dst, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(read(fd, got, sizeof(got)), n);
+	close(fd);
+	ck_assert_int_eq(memcmp(got, want, (size_t)n), 0);
+}
+END_TEST
+
 START_TEST(test_copy_mode)
 {
 	static const mode_t modes[] = { 0600, 0666, 0751, 0400 };
@@ -1347,6 +1407,8 @@ static Suite *suite(void)
 
 	tcase_add_test(cp, test_copy_large);
 	tcase_add_test(cp, test_copy_sizes);
+	tcase_add_test(cp, test_copy_across_file_systems);
+	tcase_add_test(cp, test_copy_sysfs);
 	tcase_add_test(cp, test_copy_mode);
 	tcase_add_test(cp, test_copy_excl);
 	tcase_add_test(cp, test_copy_onto_itself);
