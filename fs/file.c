@@ -548,7 +548,10 @@ static int cf_check_dst(ringo_fs_file_t *req)
 		return -errno;
 	if (st.st_dev == req->src_dev && st.st_ino == req->src_ino)
 		return -EINVAL;
-	if (!S_ISREG(st.st_mode))
+	/* Only a file with data: ext4 calls truncating a file to 0 a
+	 * replace-via-truncate and flushes its new data at close
+	 * (auto_da_alloc), even when it was empty already. */
+	if (!S_ISREG(st.st_mode) || !st.st_size)
 		return 0;
 	return ftruncate(req->fd2, 0) ? -errno : 0;
 }
