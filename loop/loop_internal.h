@@ -82,35 +82,57 @@ enum ringo__op_state {
 };
 
 /*
+ * An SQE that found the SQ full, kept outside the record while it waits in
+ * the overflow queue (and, if cancelled there, in the aborted queue). Only
+ * ops that meet a full SQ hold one, so records stay small: idle connections
+ * each hold an armed recv's record, never one of these.
+ */
+struct ringo__staged {
+	struct ringo_sqe sqe;
+	struct ringo__op *op;		/* the op it belongs to */
+	struct ringo_queue q;		/* overflow or aborted queue */
+	struct ringo__staged *next_free;
+};
+
+/*
  * One in-flight operation. Pool-allocated; lives in the id table from
  * ringo__op_new until its last CQE (or its local cancellation) is handled.
+ * Kept within two cache lines (see the _Static_assert below): everything a
+ * completion touches is here, the overflow path's SQE is not.
  */
 struct ringo__op {
 	uint64_t id;
 	ringo__complete_fn complete;
 	void *owner;		  /* the request (or module object) it reports to */
 	ringo_handle_t *handle;	  /* owning handle, or NULL; its inflight counts us */
+	union {
+		struct ringo__staged *staged; /* QUEUED, ABORTED: its waiting SQE */
+		struct ringo__op *next_free;  /* FREE: the free list */
+	};
+	uint32_t sq_idx;	  /* SQ position of its SQE (valid while INFLIGHT) */
 	uint8_t state;		  /* enum ringo__op_state */
 	uint8_t counts_active;	  /* 1: keeps the loop alive as an active request */
-	uint32_t sq_idx;	  /* SQ position of its SQE (valid while INFLIGHT) */
-	struct ringo_timespec ts; /* a timeout op's time, read by the kernel at submit */
-	struct ringo_queue q;	  /* overflow or aborted queue; free list via q.next */
-	struct ringo_sqe staged;  /* the SQE while it waits for SQ room */
 	UT_hash_handle hh;	  /* id table */
+	struct ringo_timespec ts; /* a timeout op's time, read by the kernel at submit */
 };
+
+_Static_assert(sizeof(struct ringo__op) <= 128, "an op record should fit two cache lines");
 
 /* The loop's private state, living in ringo_loop.private_. */
 struct ringo__loop {
 	struct ringo_ring ring;
 	struct ringo__op *ops;		/* uthash table head: id -> record */
 	struct ringo__op sentinel;	/* id 0, always in the table */
-	struct ringo__op *free_ops;	/* free records, linked through q.next */
+	struct ringo__op *free_ops;	/* free records, linked through next_free */
 	void *slabs;			/* record slabs, freed at close */
+	struct ringo__staged *free_staged; /* spare overflow SQEs */
+	unsigned staged_spare;		/* how many: >= 2 after each ringo__op_new */
+	void *staged_slabs;		/* their slabs, freed at close */
 	uint64_t next_id;
-	struct ringo_queue overflow;	/* ops waiting for SQ room (FIFO) */
+	struct ringo_queue overflow;	/* staged SQEs waiting for SQ room (FIFO) */
 	ringo_handle_t *close_head;	/* closing handles whose close_cb is due, FIFO */
 	ringo_handle_t *close_tail;
-	struct ringo_queue aborted;	/* ops cancelled before submission */
+	struct ringo_queue aborted;	/* staged SQEs of ops cancelled before submission */
 	struct ringo_queue deferred;	/* requests finishing without a CQE */
 	unsigned open_handles;		/* initialised, close_cb not yet run */
 	unsigned closing_handles;	/* ringo_close called, close_cb not yet run */
@@ -175,7 +197,9 @@ struct ringo__op *ringo__op_new(ringo_loop_t *loop, ringo__complete_fn complete,
  */
 struct ringo__op *ringo__req_op(ringo_loop_t *loop, ringo_req_t *req, int type,
 				ringo__complete_fn complete, ringo_handle_t *handle);
-/* The SQE to fill for `op`: a ring SQE, or op->staged when it must wait. */
+/* The SQE to fill for `op`: a ring SQE, or a staged one when it must wait.
+ * Never fails: ringo__op_new keeps two staged SQEs in reserve, enough for
+ * the op and the link timeout that may be taken with it. */
 struct ringo_sqe *ringo__op_sqe(ringo_loop_t *loop, struct ringo__op *op);
 struct ringo__op *ringo__op_find(ringo_loop_t *loop, uint64_t id);
 /* Cancel `op`: ASYNC_CANCEL if submitted, local abort if still queued. */

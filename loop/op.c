@@ -9,7 +9,11 @@
  *    local abort) has been handled; its id is never handed out again;
  *  - ops leave the overflow queue in the order they entered it, and while
  *    it is non-empty new ops queue behind it, so submission order holds;
- *  - records are freed only to the pool; slabs go back to libc at close.
+ *  - records are freed only to the pool; slabs go back to libc at close;
+ *  - an op that finds the SQ full waits with its SQE in a staged entry from
+ *    a second pool. That pool grows by slabs and never shrinks: it holds at
+ *    most as many entries as ops were ever queued at once (plus a slab), so
+ *    its bound is the peak of queued ops, itself bounded by live records.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,11 +21,39 @@
 #include "loop_internal.h"
 
 #define SLAB_OPS 64	/* records per slab: one malloc per 64 ops in flight at peak */
+#define SLAB_STAGED 16	/* staged SQEs per slab: the overflow path is rare */
+#define STAGED_RESERVE 2 /* an op and its link timeout are staged together */
 
 struct slab {
 	struct slab *next;
 	struct ringo__op ops[SLAB_OPS];
 };
+
+struct staged_slab {
+	struct staged_slab *next;
+	struct ringo__staged staged[SLAB_STAGED];
+};
+
+static void put_staged(struct ringo__loop *l, struct ringo__staged *st)
+{
+	st->next_free = l->free_staged;
+	l->free_staged = st;
+	l->staged_spare++;
+}
+
+static int grow_staged(struct ringo__loop *l)
+{
+	struct staged_slab *s = malloc(sizeof(*s));
+	int i;
+
+	if (!s)
+		return -ENOMEM;
+	s->next = l->staged_slabs;
+	l->staged_slabs = s;
+	for (i = SLAB_STAGED - 1; i >= 0; i--)
+		put_staged(l, &s->staged[i]);
+	return 0;
+}
 
 int ringo__ops_init(ringo_loop_t *loop)
 {
@@ -30,6 +62,9 @@ int ringo__ops_init(ringo_loop_t *loop)
 	l->ops = NULL;
 	l->free_ops = NULL;
 	l->slabs = NULL;
+	l->free_staged = NULL;
+	l->staged_spare = 0;
+	l->staged_slabs = NULL;
 	l->next_id = RINGO__ID_FIRST;
 	memset(&l->sentinel, 0, sizeof(l->sentinel));
 	l->sentinel.id = RINGO__ID_SENTINEL;
@@ -38,27 +73,35 @@ int ringo__ops_init(ringo_loop_t *loop)
 		return -ENOMEM;
 	queue_init(&l->overflow);
 	queue_init(&l->aborted);
-	return 0;
+	return grow_staged(l);
 }
 
 void ringo__ops_free(ringo_loop_t *loop)
 {
 	struct ringo__loop *l = L(loop);
 	struct slab *s = l->slabs, *next;
+	struct staged_slab *ss = l->staged_slabs, *ss_next;
 
 	HASH_CLEAR(hh, l->ops);
 	for (; s; s = next) {
 		next = s->next;
 		free(s);
 	}
+	for (; ss; ss = ss_next) {
+		ss_next = ss->next;
+		free(ss);
+	}
 	l->slabs = NULL;
 	l->free_ops = NULL;
+	l->staged_slabs = NULL;
+	l->free_staged = NULL;
+	l->staged_spare = 0;
 }
 
 static void push_free(struct ringo__loop *l, struct ringo__op *op)
 {
 	op->state = RINGO__OP_FREE;
-	op->q.next = l->free_ops ? &l->free_ops->q : NULL;
+	op->next_free = l->free_ops;
 	l->free_ops = op;
 }
 
@@ -84,8 +127,10 @@ struct ringo__op *ringo__op_new(ringo_loop_t *loop, ringo__complete_fn complete,
 
 	if (!l->free_ops && grow(l))
 		return NULL;
+	if (l->staged_spare < STAGED_RESERVE && grow_staged(l))
+		return NULL;
 	op = l->free_ops;
-	l->free_ops = op->q.next ? container_of(op->q.next, struct ringo__op, q) : NULL;
+	l->free_ops = op->next_free;
 	op->id = l->next_id++;
 	op->complete = complete;
 	op->owner = owner;
@@ -136,12 +181,19 @@ struct ringo_sqe *ringo__op_sqe(ringo_loop_t *loop, struct ringo__op *op)
 
 static struct ringo_sqe *stage(struct ringo__loop *l, struct ringo__op *op)
 {
-	memset(&op->staged, 0, sizeof(op->staged));
-	op->staged.user_data = op->id;
+	struct ringo__staged *st = l->free_staged;
+
+	/* ringo__op_new left at least STAGED_RESERVE spare entries. */
+	l->free_staged = st->next_free;
+	l->staged_spare--;
+	memset(&st->sqe, 0, sizeof(st->sqe));
+	st->sqe.user_data = op->id;
+	st->op = op;
+	op->staged = st;
 	op->state = RINGO__OP_QUEUED;
-	queue_insert_tail(&l->overflow, &op->q);
+	queue_insert_tail(&l->overflow, &st->q);
 	l->metrics.sq_full_waits++;
-	return &op->staged;
+	return &st->sqe;
 }
 
 void ringo__op_sqe_pair(ringo_loop_t *loop, struct ringo__op *a, struct ringo__op *b,
@@ -171,19 +223,22 @@ struct ringo__op *ringo__op_find(ringo_loop_t *loop, uint64_t id)
 unsigned ringo__ops_flush_overflow(ringo_loop_t *loop)
 {
 	struct ringo__loop *l = L(loop);
+	struct ringo__staged *st;
 	struct ringo_sqe *sqe;
 	struct ringo__op *op;
 
 	while (!queue_empty(&l->overflow)) {
-		op = container_of(queue_head(&l->overflow), struct ringo__op, q);
+		st = container_of(queue_head(&l->overflow), struct ringo__staged, q);
 		/* A linked op moves only together with its link timeout. */
-		if ((op->staged.flags & RINGO_SQE_IO_LINK) && ringo_ring_sq_space_left(&l->ring) < 2)
+		if ((st->sqe.flags & RINGO_SQE_IO_LINK) && ringo_ring_sq_space_left(&l->ring) < 2)
 			return 1;
 		sqe = ringo_ring_get_sqe(&l->ring);
 		if (!sqe)
 			return 1;
-		queue_remove(&op->q);
-		*sqe = op->staged;
+		queue_remove(&st->q);
+		*sqe = st->sqe;
+		op = st->op;
+		put_staged(l, st);
 		op->state = RINGO__OP_INFLIGHT;
 		op->sq_idx = l->ring.sq.sqe_tail - 1;
 	}
@@ -241,14 +296,17 @@ void ringo__ops_dispatch(ringo_loop_t *loop, const struct ringo_cqe *cqe)
 bool ringo__ops_run_aborted(ringo_loop_t *loop)
 {
 	struct ringo__loop *l = L(loop);
+	struct ringo__staged *st;
 	struct ringo_queue q;
 	struct ringo__op *op;
 	bool ran = !queue_empty(&l->aborted);
 
 	queue_move(&l->aborted, &q);
 	while (!queue_empty(&q)) {
-		op = container_of(queue_head(&q), struct ringo__op, q);
-		queue_remove(&op->q);
+		st = container_of(queue_head(&q), struct ringo__staged, q);
+		queue_remove(&st->q);
+		op = st->op;
+		put_staged(l, st);
 		unlink_op(l, op);
 		op->complete(loop, op, -ECANCELED, 0);
 		recycle(l, op);
@@ -297,27 +355,27 @@ static bool void_unsubmitted(struct ringo__loop *l, struct ringo__op *op)
 
 static void abort_queued(struct ringo__loop *l, struct ringo__op *op)
 {
-	queue_remove(&op->q);
+	queue_remove(&op->staged->q);
 	op->state = RINGO__OP_ABORTED;
-	queue_insert_tail(&l->aborted, &op->q);
+	queue_insert_tail(&l->aborted, &op->staged->q);
 }
 
 int ringo__op_cancel(ringo_loop_t *loop, struct ringo__op *op)
 {
 	struct ringo__loop *l = L(loop);
+	struct ringo__staged *st, *next;
 	struct ringo__op *c;
-
-	struct ringo__op *next;
 
 	switch (op->state) {
 	case RINGO__OP_QUEUED:
 		/* Never reached the kernel: finish it ourselves, from the loop,
 		 * and its link timeout with it. */
-		next = op->q.next != &l->overflow ? container_of(op->q.next, struct ringo__op, q)
+		st = op->staged;
+		next = st->q.next != &l->overflow ? container_of(st->q.next, struct ringo__staged, q)
 						   : NULL;
 		abort_queued(l, op);
-		if ((op->staged.flags & RINGO_SQE_IO_LINK) && next)
-			abort_queued(l, next);
+		if ((st->sqe.flags & RINGO_SQE_IO_LINK) && next)
+			abort_queued(l, next->op);
 		return 0;
 	case RINGO__OP_INFLIGHT:
 		if (void_unsubmitted(l, op))
