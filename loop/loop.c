@@ -244,16 +244,10 @@ static int enter(struct ringo__loop *l, bool block, uint64_t deadline)
 static void drain_cq(ringo_loop_t *loop)
 {
 	struct ringo__loop *l = L(loop);
-	struct ringo_cqe *cqe;
-	unsigned head, n;
+	unsigned n;
 
 	for (;;) {
-		n = 0;
-		ringo_ring_for_each_cqe(&l->ring, head, cqe) {
-			ringo__ops_dispatch(loop, cqe);
-			if (++n == CQE_BATCH)
-				break;
-		}
+		n = ringo__ops_dispatch_ready(loop, CQE_BATCH);
 		ringo_ring_cq_advance(&l->ring, n);
 		if (n)
 			continue;
@@ -423,7 +417,7 @@ static void drain_internal(ringo_loop_t *loop)
 	if (enable_ring(l))
 		return;
 	ringo__ops_cancel_all(loop);
-	while (l->live_ops && rounds++ < 1000) {
+	while (ringo__ops_live(loop) && rounds++ < 1000) {
 		if (enter(l, true, UINT64_MAX) < 0)
 			break;
 		drain_cq(loop);

@@ -139,7 +139,6 @@ struct ringo__loop {
 	struct ringo_queue asyncs;	/* async handles, for the wake scan */
 	unsigned active_handles;	/* active and referenced */
 	unsigned active_reqs;		/* requests in flight */
-	unsigned live_ops;		/* records in the table, sentinel excluded */
 	unsigned flags;			/* RINGO_LOOP_* options */
 	unsigned state;			/* LOOP_* bits below */
 	uint64_t now_ms;
@@ -197,6 +196,12 @@ struct ringo__op *ringo__op_new(ringo_loop_t *loop, ringo__complete_fn complete,
  */
 struct ringo__op *ringo__req_op(ringo_loop_t *loop, ringo_req_t *req, int type,
 				ringo__complete_fn complete, ringo_handle_t *handle);
+/*
+ * ringo__req_op and ringo__op_sqe in one call, for a request whose op is a
+ * single SQE: the SQE to fill (user_data set), or NULL (-ENOMEM).
+ */
+struct ringo_sqe *ringo__req_op_sqe(ringo_loop_t *loop, ringo_req_t *req, int type,
+				    ringo__complete_fn complete, ringo_handle_t *handle);
 /* The SQE to fill for `op`: a ring SQE, or a staged one when it must wait.
  * Never fails: ringo__op_new keeps two staged SQEs in reserve, enough for
  * the op and the link timeout that may be taken with it. */
@@ -210,8 +215,16 @@ void ringo__ops_cancel_all(ringo_loop_t *loop);
 void ringo__op_forget(ringo_loop_t *loop, struct ringo__op *op);
 /* Move queued ops into free SQ slots; returns how many remain queued. */
 unsigned ringo__ops_flush_overflow(ringo_loop_t *loop);
-/* Dispatch one CQE to its record. */
-void ringo__ops_dispatch(ringo_loop_t *loop, const struct ringo_cqe *cqe);
+/* Dispatch up to `max` ready CQEs in place, without retiring them; returns
+ * how many (the caller retires them with ringo_ring_cq_advance). */
+unsigned ringo__ops_dispatch_ready(ringo_loop_t *loop, unsigned max);
+/* Records in the table (ops not yet finished). */
+unsigned ringo__ops_live(const ringo_loop_t *loop);
+/* The completion of raw requests (ringo_submit, ringo_nop): dispatch calls
+ * it directly rather than through the record. */
+void ringo__raw_complete(ringo_loop_t *loop, struct ringo__op *op, int res, unsigned flags);
+/* raw.c: a raw request's final result through its deadline state. */
+int ringo__raw_final_res(struct ringo__op *op, ringo_raw_t *req, int res);
 /* Complete ops aborted before submission, with -ECANCELED. */
 bool ringo__ops_run_aborted(ringo_loop_t *loop);
 

@@ -15,6 +15,7 @@
  *    most as many entries as ops were ever queued at once (plus a slab), so
  *    its bound is the peak of queued ops, itself bounded by live records.
  */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,7 +69,8 @@ int ringo__ops_init(ringo_loop_t *loop)
 	l->next_id = RINGO__ID_FIRST;
 	memset(&l->sentinel, 0, sizeof(l->sentinel));
 	l->sentinel.id = RINGO__ID_SENTINEL;
-	HASH_ADD(hh, l->ops, id, sizeof(uint64_t), &l->sentinel);
+	/* Zero key length: see table_find. */
+	HASH_ADD_KEYPTR(hh, l->ops, &l->sentinel.id, 0, &l->sentinel);
 	if (!l->ops)
 		return -ENOMEM;
 	queue_init(&l->overflow);
@@ -119,15 +121,58 @@ static int grow(struct ringo__loop *l)
 	return 0;
 }
 
-struct ringo__op *ringo__op_new(ringo_loop_t *loop, ringo__complete_fn complete, void *owner,
-				ringo_handle_t *handle)
+/* The rare side of taking a record: a slab of records or staged SQEs. */
+static __attribute__((noinline, cold)) int refill(struct ringo__loop *l)
 {
-	struct ringo__loop *l = L(loop);
+	if (!l->free_ops && grow(l))
+		return -ENOMEM;
+	if (l->staged_spare < STAGED_RESERVE && grow_staged(l))
+		return -ENOMEM;
+	return 0;
+}
+
+/*
+ * The hot path below is built from always-inlined pieces, so that the few
+ * entry points (ringo__req_op_sqe, ringo__ops_dispatch_ready) each compile
+ * to one function with no calls but the callback: nop-loop spends most of
+ * its user time here, once per operation.
+ */
+#define HOT static inline __attribute__((always_inline))
+
+/*
+ * The id table. The sentinel, added first and never removed, keeps the
+ * table allocated and heads uthash's app-order list, so every op has an
+ * app-order predecessor: the asserts let the compiler drop uthash's
+ * empty-table and new-head branches. The sentinel's key is zero bytes
+ * long, so no 8-byte id lookup ever matches it (uthash compares lengths).
+ */
+HOT void table_add(struct ringo__loop *l, struct ringo__op *op)
+{
+	assert(l->ops);
+	HASH_ADD_BYHASHVALUE(hh, l->ops, id, sizeof(uint64_t), ringo__hash_id(op->id), op);
+}
+
+HOT void table_del(struct ringo__loop *l, struct ringo__op *op)
+{
+	assert(l->ops && op->hh.prev);
+	HASH_DELETE(hh, l->ops, op);
+}
+
+HOT struct ringo__op *table_find(const struct ringo__loop *l, uint64_t id)
+{
 	struct ringo__op *op;
 
-	if (!l->free_ops && grow(l))
-		return NULL;
-	if (l->staged_spare < STAGED_RESERVE && grow_staged(l))
+	assert(l->ops);
+	HASH_FIND_BYHASHVALUE(hh, l->ops, &id, sizeof(uint64_t), ringo__hash_id(id), op);
+	return op;
+}
+
+HOT struct ringo__op *take(struct ringo__loop *l, ringo__complete_fn complete, void *owner,
+			   ringo_handle_t *handle)
+{
+	struct ringo__op *op;
+
+	if (__builtin_expect(!l->free_ops || l->staged_spare < STAGED_RESERVE, 0) && refill(l))
 		return NULL;
 	op = l->free_ops;
 	l->free_ops = op->next_free;
@@ -137,11 +182,28 @@ struct ringo__op *ringo__op_new(ringo_loop_t *loop, ringo__complete_fn complete,
 	op->handle = handle;
 	op->state = RINGO__OP_INFLIGHT;
 	op->counts_active = 0;
-	HASH_ADD(hh, l->ops, id, sizeof(uint64_t), op);
-	l->live_ops++;
+	table_add(l, op);
 	if (handle)
 		handle->inflight++;
 	return op;
+}
+
+HOT void req_fields(struct ringo__loop *l, struct ringo__op *op, ringo_loop_t *loop,
+		    ringo_req_t *req, int type)
+{
+	op->counts_active = 1;
+	l->active_reqs++;
+	req->loop = loop;
+	req->type = type;
+	req->op_id = op->id;
+	req->heap_index = HEAP_NONE;
+	req->rflags = 0;
+}
+
+struct ringo__op *ringo__op_new(ringo_loop_t *loop, ringo__complete_fn complete, void *owner,
+				ringo_handle_t *handle)
+{
+	return take(L(loop), complete, owner, handle);
 }
 
 static struct ringo_sqe *stage(struct ringo__loop *l, struct ringo__op *op);
@@ -149,28 +211,21 @@ static struct ringo_sqe *stage(struct ringo__loop *l, struct ringo__op *op);
 struct ringo__op *ringo__req_op(ringo_loop_t *loop, ringo_req_t *req, int type,
 				ringo__complete_fn complete, ringo_handle_t *handle)
 {
-	struct ringo__op *op = ringo__op_new(loop, complete, req, handle);
+	struct ringo__loop *l = L(loop);
+	struct ringo__op *op = take(l, complete, req, handle);
 
-	if (!op)
-		return NULL;
-	op->counts_active = 1;
-	L(loop)->active_reqs++;
-	req->loop = loop;
-	req->type = type;
-	req->op_id = op->id;
-	req->heap_index = HEAP_NONE;
-	req->rflags = 0;
+	if (op)
+		req_fields(l, op, loop, req, type);
 	return op;
 }
 
-struct ringo_sqe *ringo__op_sqe(ringo_loop_t *loop, struct ringo__op *op)
+HOT struct ringo_sqe *op_sqe(struct ringo__loop *l, struct ringo__op *op)
 {
-	struct ringo__loop *l = L(loop);
 	struct ringo_sqe *sqe;
 
-	if (queue_empty(&l->overflow)) {
+	if (__builtin_expect(queue_empty(&l->overflow), 1)) {
 		sqe = ringo_ring_get_sqe(&l->ring);
-		if (sqe) {
+		if (__builtin_expect(sqe != NULL, 1)) {
 			sqe->user_data = op->id;
 			op->sq_idx = l->ring.sq.sqe_tail - 1;
 			return sqe;
@@ -179,7 +234,25 @@ struct ringo_sqe *ringo__op_sqe(ringo_loop_t *loop, struct ringo__op *op)
 	return stage(l, op);
 }
 
-static struct ringo_sqe *stage(struct ringo__loop *l, struct ringo__op *op)
+struct ringo_sqe *ringo__op_sqe(ringo_loop_t *loop, struct ringo__op *op)
+{
+	return op_sqe(L(loop), op);
+}
+
+struct ringo_sqe *ringo__req_op_sqe(ringo_loop_t *loop, ringo_req_t *req, int type,
+				    ringo__complete_fn complete, ringo_handle_t *handle)
+{
+	struct ringo__loop *l = L(loop);
+	struct ringo__op *op = take(l, complete, req, handle);
+
+	if (!op)
+		return NULL;
+	req_fields(l, op, loop, req, type);
+	return op_sqe(l, op);
+}
+
+static __attribute__((noinline)) struct ringo_sqe *stage(struct ringo__loop *l,
+							 struct ringo__op *op)
 {
 	struct ringo__staged *st = l->free_staged;
 
@@ -202,8 +275,8 @@ void ringo__op_sqe_pair(ringo_loop_t *loop, struct ringo__op *a, struct ringo__o
 	struct ringo__loop *l = L(loop);
 
 	if (queue_empty(&l->overflow) && ringo_ring_sq_space_left(&l->ring) >= 2) {
-		*sa = ringo__op_sqe(loop, a);
-		*sb = ringo__op_sqe(loop, b);
+		*sa = op_sqe(l, a);
+		*sb = op_sqe(l, b);
 		return;
 	}
 	*sa = stage(l, a);
@@ -212,12 +285,13 @@ void ringo__op_sqe_pair(ringo_loop_t *loop, struct ringo__op *a, struct ringo__o
 
 struct ringo__op *ringo__op_find(ringo_loop_t *loop, uint64_t id)
 {
-	struct ringo__op *op;
+	return table_find(L(loop), id);
+}
 
-	if (id == RINGO__ID_SENTINEL)
-		return NULL;
-	HASH_FIND(hh, L(loop)->ops, &id, sizeof(uint64_t), op);
-	return op;
+unsigned ringo__ops_live(const ringo_loop_t *loop)
+{
+	/* uthash counts the sentinel too. */
+	return HASH_COUNT(L(loop)->ops) - 1;
 }
 
 unsigned ringo__ops_flush_overflow(ringo_loop_t *loop)
@@ -246,23 +320,14 @@ unsigned ringo__ops_flush_overflow(ringo_loop_t *loop)
 }
 
 /* Out of the table: from here on a CQE for this id is stale. */
-static void unlink_op(struct ringo__loop *l, struct ringo__op *op)
+HOT void unlink_op(struct ringo__loop *l, struct ringo__op *op)
 {
-	HASH_DELETE(hh, l->ops, op);
-	l->live_ops--;
+	table_del(l, op);
 	if (op->counts_active)
 		l->active_reqs--;
 }
 
-static void recycle(struct ringo__loop *l, struct ringo__op *op);
-
-void ringo__op_forget(ringo_loop_t *loop, struct ringo__op *op)
-{
-	unlink_op(L(loop), op);
-	recycle(L(loop), op);
-}
-
-static void recycle(struct ringo__loop *l, struct ringo__op *op)
+HOT void recycle(struct ringo__loop *l, struct ringo__op *op)
 {
 	ringo_handle_t *handle = op->handle;
 
@@ -271,26 +336,80 @@ static void recycle(struct ringo__loop *l, struct ringo__op *op)
 		ringo__handle_op_done(handle);
 }
 
+void ringo__op_forget(ringo_loop_t *loop, struct ringo__op *op)
+{
+	unlink_op(L(loop), op);
+	recycle(L(loop), op);
+}
+
+/*
+ * A raw request's completion. Dispatch recognises it and calls it directly
+ * (inlined), so a raw op costs one indirect call, the user's.
+ */
+HOT void raw_finish(struct ringo__op *op, int res, unsigned flags)
+{
+	ringo_raw_t *req = op->owner;
+
+	/* Finished before the callback runs, so the callback may reuse req. */
+	if (!(flags & RINGO_CQE_F_MORE)) {
+		req->op_id = 0;
+		/* Only requests with a deadline need their result mapped. */
+		if (__builtin_expect(req->rflags != 0, 0))
+			res = ringo__raw_final_res(op, req, res);
+	}
+	req->cb(req, res, flags);
+}
+
+void ringo__raw_complete(ringo_loop_t *loop, struct ringo__op *op, int res, unsigned flags)
+{
+	(void)loop;
+	raw_finish(op, res, flags);
+}
+
 /*
  * The record leaves the table before its callback runs, so the callback
  * sees its request as finished (cancel says -ENOENT) and may reuse it.
  */
-void ringo__ops_dispatch(ringo_loop_t *loop, const struct ringo_cqe *cqe)
+HOT void dispatch(ringo_loop_t *loop, struct ringo__loop *l, const struct ringo_cqe *cqe)
 {
-	struct ringo__loop *l = L(loop);
-	struct ringo__op *op = ringo__op_find(loop, cqe->user_data);
-	bool last = !(cqe->flags & RINGO_CQE_F_MORE);
+	struct ringo__op *op = table_find(l, cqe->user_data);
+	unsigned flags = cqe->flags;
+	int res = cqe->res;
 
-	if (!op) {
+	if (__builtin_expect(!op, 0)) {
 		l->metrics.stale_cqes++;
 		return;
 	}
 	l->metrics.completions++;
-	if (last)
-		unlink_op(l, op);
-	op->complete(loop, op, op->state == RINGO__OP_VOIDED ? -ECANCELED : cqe->res, cqe->flags);
-	if (last)
-		recycle(l, op);
+	if (__builtin_expect(op->state == RINGO__OP_VOIDED, 0))
+		res = -ECANCELED;
+	if (flags & RINGO_CQE_F_MORE) {
+		op->complete(loop, op, res, flags);
+		return;
+	}
+	unlink_op(l, op);
+	if (op->complete == ringo__raw_complete)
+		raw_finish(op, res, flags);
+	else
+		op->complete(loop, op, res, flags);
+	recycle(l, op);
+}
+
+/*
+ * CQEs are dispatched where they lie; the caller retires them with one
+ * release store per batch. The tail is read once: CQEs posted meanwhile
+ * are taken by the caller's next pass.
+ */
+unsigned ringo__ops_dispatch_ready(ringo_loop_t *loop, unsigned max)
+{
+	struct ringo__loop *l = L(loop);
+	unsigned head = *l->ring.cq.khead, n = ringo_ring_cq_ready(&l->ring), i;
+
+	if (n > max)
+		n = max;
+	for (i = 0; i < n; i++)
+		dispatch(loop, l, &l->ring.cq.cqes[(head + i) & l->ring.cq.ring_mask]);
+	return n;
 }
 
 bool ringo__ops_run_aborted(ringo_loop_t *loop)
