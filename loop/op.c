@@ -15,15 +15,13 @@
  *    most as many entries as ops were ever queued at once (plus a slab), so
  *    its bound is the peak of queued ops, itself bounded by live records.
  */
-#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "loop_internal.h"
+#include "op_hot.h"
 
 #define SLAB_OPS 64	/* records per slab: one malloc per 64 ops in flight at peak */
 #define SLAB_STAGED 16	/* staged SQEs per slab: the overflow path is rare */
-#define STAGED_RESERVE 2 /* an op and its link timeout are staged together */
 
 struct slab {
 	struct slab *next;
@@ -69,7 +67,7 @@ int ringo__ops_init(ringo_loop_t *loop)
 	l->next_id = RINGO__ID_FIRST;
 	memset(&l->sentinel, 0, sizeof(l->sentinel));
 	l->sentinel.id = RINGO__ID_SENTINEL;
-	/* Zero key length: see table_find. */
+	/* Zero key length: see ringo__table_find. */
 	HASH_ADD_KEYPTR(hh, l->ops, &l->sentinel.id, 0, &l->sentinel);
 	if (!l->ops)
 		return -ENOMEM;
@@ -122,141 +120,62 @@ static int grow(struct ringo__loop *l)
 }
 
 /* The rare side of taking a record: a slab of records or staged SQEs. */
-static __attribute__((noinline, cold)) int refill(struct ringo__loop *l)
+__attribute__((noinline, cold)) int ringo__ops_refill(struct ringo__loop *l)
 {
 	if (!l->free_ops && grow(l))
 		return -ENOMEM;
-	if (l->staged_spare < STAGED_RESERVE && grow_staged(l))
+	if (l->staged_spare < RINGO__STAGED_RESERVE && grow_staged(l))
 		return -ENOMEM;
 	return 0;
 }
 
 /*
- * The hot path below is built from always-inlined pieces, so that the few
- * entry points (ringo__req_op_sqe, ringo__ops_dispatch_ready) each compile
- * to one function with no calls but the callback: nop-loop spends most of
- * its user time here, once per operation.
+ * The entry points below are built from the always-inlined pieces in
+ * op_hot.h, so each compiles to one function with no call but the
+ * callback's: nop-loop spends most of its user time here, once per op.
  */
-#define HOT static inline __attribute__((always_inline))
-
-/*
- * The id table. The sentinel, added first and never removed, keeps the
- * table allocated and heads uthash's app-order list, so every op has an
- * app-order predecessor: the asserts let the compiler drop uthash's
- * empty-table and new-head branches. The sentinel's key is zero bytes
- * long, so no 8-byte id lookup ever matches it (uthash compares lengths).
- */
-HOT void table_add(struct ringo__loop *l, struct ringo__op *op)
-{
-	assert(l->ops);
-	HASH_ADD_BYHASHVALUE(hh, l->ops, id, sizeof(uint64_t), ringo__hash_id(op->id), op);
-}
-
-HOT void table_del(struct ringo__loop *l, struct ringo__op *op)
-{
-	assert(l->ops && op->hh.prev);
-	HASH_DELETE(hh, l->ops, op);
-}
-
-HOT struct ringo__op *table_find(const struct ringo__loop *l, uint64_t id)
-{
-	struct ringo__op *op;
-
-	assert(l->ops);
-	HASH_FIND_BYHASHVALUE(hh, l->ops, &id, sizeof(uint64_t), ringo__hash_id(id), op);
-	return op;
-}
-
-HOT struct ringo__op *take(struct ringo__loop *l, ringo__complete_fn complete, void *owner,
-			   ringo_handle_t *handle)
-{
-	struct ringo__op *op;
-
-	if (__builtin_expect(!l->free_ops || l->staged_spare < STAGED_RESERVE, 0) && refill(l))
-		return NULL;
-	op = l->free_ops;
-	l->free_ops = op->next_free;
-	op->id = l->next_id++;
-	op->complete = complete;
-	op->owner = owner;
-	op->handle = handle;
-	op->state = RINGO__OP_INFLIGHT;
-	op->counts_active = 0;
-	table_add(l, op);
-	if (handle)
-		handle->inflight++;
-	return op;
-}
-
-HOT void req_fields(struct ringo__loop *l, struct ringo__op *op, ringo_loop_t *loop,
-		    ringo_req_t *req, int type)
-{
-	op->counts_active = 1;
-	l->active_reqs++;
-	req->loop = loop;
-	req->type = type;
-	req->op_id = op->id;
-	req->heap_index = HEAP_NONE;
-	req->rflags = 0;
-}
+#define HOT RINGO__HOT
 
 struct ringo__op *ringo__op_new(ringo_loop_t *loop, ringo__complete_fn complete, void *owner,
 				ringo_handle_t *handle)
 {
-	return take(L(loop), complete, owner, handle);
+	return ringo__op_take(L(loop), complete, owner, handle);
 }
-
-static struct ringo_sqe *stage(struct ringo__loop *l, struct ringo__op *op);
 
 struct ringo__op *ringo__req_op(ringo_loop_t *loop, ringo_req_t *req, int type,
 				ringo__complete_fn complete, ringo_handle_t *handle)
 {
 	struct ringo__loop *l = L(loop);
-	struct ringo__op *op = take(l, complete, req, handle);
+	struct ringo__op *op = ringo__op_take(l, complete, req, handle);
 
 	if (op)
-		req_fields(l, op, loop, req, type);
+		ringo__op_req_fill(l, op, loop, req, type);
 	return op;
-}
-
-HOT struct ringo_sqe *op_sqe(struct ringo__loop *l, struct ringo__op *op)
-{
-	struct ringo_sqe *sqe;
-
-	if (__builtin_expect(queue_empty(&l->overflow), 1)) {
-		sqe = ringo_ring_get_sqe(&l->ring);
-		if (__builtin_expect(sqe != NULL, 1)) {
-			sqe->user_data = op->id;
-			op->sq_idx = l->ring.sq.sqe_tail - 1;
-			return sqe;
-		}
-	}
-	return stage(l, op);
 }
 
 struct ringo_sqe *ringo__op_sqe(ringo_loop_t *loop, struct ringo__op *op)
 {
-	return op_sqe(L(loop), op);
+	return ringo__op_get_sqe(L(loop), op);
 }
 
 struct ringo_sqe *ringo__req_op_sqe(ringo_loop_t *loop, ringo_req_t *req, int type,
 				    ringo__complete_fn complete, ringo_handle_t *handle)
 {
 	struct ringo__loop *l = L(loop);
-	struct ringo__op *op = take(l, complete, req, handle);
+	struct ringo__op *op = ringo__op_take(l, complete, req, handle);
 
 	if (!op)
 		return NULL;
-	req_fields(l, op, loop, req, type);
-	return op_sqe(l, op);
+	ringo__op_req_fill(l, op, loop, req, type);
+	return ringo__op_get_sqe(l, op);
 }
 
-static __attribute__((noinline)) struct ringo_sqe *stage(struct ringo__loop *l,
-							 struct ringo__op *op)
+__attribute__((noinline)) struct ringo_sqe *ringo__op_stage(struct ringo__loop *l,
+							    struct ringo__op *op)
 {
 	struct ringo__staged *st = l->free_staged;
 
-	/* ringo__op_new left at least STAGED_RESERVE spare entries. */
+	/* Taking the record left at least RINGO__STAGED_RESERVE spare entries. */
 	l->free_staged = st->next_free;
 	l->staged_spare--;
 	memset(&st->sqe, 0, sizeof(st->sqe));
@@ -275,17 +194,17 @@ void ringo__op_sqe_pair(ringo_loop_t *loop, struct ringo__op *a, struct ringo__o
 	struct ringo__loop *l = L(loop);
 
 	if (queue_empty(&l->overflow) && ringo_ring_sq_space_left(&l->ring) >= 2) {
-		*sa = op_sqe(l, a);
-		*sb = op_sqe(l, b);
+		*sa = ringo__op_get_sqe(l, a);
+		*sb = ringo__op_get_sqe(l, b);
 		return;
 	}
-	*sa = stage(l, a);
-	*sb = stage(l, b);
+	*sa = ringo__op_stage(l, a);
+	*sb = ringo__op_stage(l, b);
 }
 
 struct ringo__op *ringo__op_find(ringo_loop_t *loop, uint64_t id)
 {
-	return table_find(L(loop), id);
+	return ringo__table_find(L(loop), id);
 }
 
 unsigned ringo__ops_live(const ringo_loop_t *loop)
@@ -322,7 +241,7 @@ unsigned ringo__ops_flush_overflow(ringo_loop_t *loop)
 /* Out of the table: from here on a CQE for this id is stale. */
 HOT void unlink_op(struct ringo__loop *l, struct ringo__op *op)
 {
-	table_del(l, op);
+	ringo__table_del(l, op);
 	if (op->counts_active)
 		l->active_reqs--;
 }
@@ -372,7 +291,7 @@ void ringo__raw_complete(ringo_loop_t *loop, struct ringo__op *op, int res, unsi
  */
 HOT void dispatch(ringo_loop_t *loop, struct ringo__loop *l, const struct ringo_cqe *cqe)
 {
-	struct ringo__op *op = table_find(l, cqe->user_data);
+	struct ringo__op *op = ringo__table_find(l, cqe->user_data);
 	unsigned flags = cqe->flags;
 	int res = cqe->res;
 

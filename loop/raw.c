@@ -5,7 +5,7 @@
  */
 #include <string.h>
 
-#include "loop_internal.h"
+#include "op_hot.h"
 
 int ringo__getaddrinfo_cancel(ringo_req_t *req);
 int ringo__fs_cancel(ringo_req_t *req);
@@ -40,6 +40,19 @@ static inline int check(ringo_loop_t *loop, ringo_raw_t *req, ringo_raw_cb cb)
 	if (in_flight(loop, req))
 		return -EBUSY;
 	return 0;
+}
+
+/* The record and SQE of a raw request; NULL (-ENOMEM) without a record. */
+RINGO__HOT struct ringo_sqe *raw_sqe(ringo_loop_t *loop, ringo_raw_t *req, ringo_raw_cb cb)
+{
+	struct ringo__loop *l = L(loop);
+	struct ringo__op *op = ringo__op_take(l, ringo__raw_complete, req, NULL);
+
+	if (!op)
+		return NULL;
+	ringo__op_req_fill(l, op, loop, (ringo_req_t *)req, RINGO_REQ_RAW);
+	req->cb = cb;
+	return ringo__op_get_sqe(l, op);
 }
 
 /* Take a record for req; the caller gets its SQE. */
@@ -89,10 +102,9 @@ RINGO_EXTERN int ringo_submit(ringo_loop_t *loop, ringo_raw_t *req, ringo_prep_c
 		ret = prep_aside(&local, prep, arg);
 	if (ret)
 		return ret;
-	sqe = ringo__req_op_sqe(loop, (ringo_req_t *)req, RINGO_REQ_RAW, ringo__raw_complete, NULL);
+	sqe = raw_sqe(loop, req, cb);
 	if (!sqe)
 		return -ENOMEM;
-	req->cb = cb;
 	place(sqe, &local);
 	return 0;
 }
@@ -134,10 +146,9 @@ RINGO_EXTERN int ringo_nop(ringo_loop_t *loop, ringo_raw_t *req, ringo_raw_cb cb
 
 	if (ret)
 		return ret;
-	sqe = ringo__req_op_sqe(loop, (ringo_req_t *)req, RINGO_REQ_RAW, ringo__raw_complete, NULL);
+	sqe = raw_sqe(loop, req, cb);
 	if (!sqe)
 		return -ENOMEM;
-	req->cb = cb;
 	ringo_prep_nop(sqe);
 	return 0;
 }

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The per-operation fast path of the op records, as always-inlined pieces:
+ * the id table (uthash) add/find/delete, taking a record from the free
+ * list, filling a request's op fields and getting the op's SQE. op.c
+ * builds its entry points from them, and raw.c inlines them into
+ * ringo_nop and ringo_submit, so submitting a raw op makes no call into
+ * the record code at all. The rare sides (growing a slab, staging an SQE
+ * when the SQ is full) stay out of line in op.c.
+ */
+#ifndef RINGO_OP_HOT_H
+#define RINGO_OP_HOT_H
+
+#include "loop_internal.h"
+
+#define RINGO__HOT static inline __attribute__((always_inline))
+
+/*
+ * A fact the compiler may build on. Used only for the id table's
+ * structural invariants below, which ringo__ops_init establishes and
+ * nothing undoes until ringo__ops_free.
+ */
+#define RINGO__ASSUME(x)                                                                       \
+	do {                                                                                   \
+		if (!(x))                                                                      \
+			__builtin_unreachable();                                               \
+	} while (0)
+
+/* An op and the link timeout taken with it are staged together. */
+#define RINGO__STAGED_RESERVE 2
+
+/* op.c: a record slab or staged-SQE slab when either runs low; -ENOMEM. */
+int ringo__ops_refill(struct ringo__loop *l);
+/* op.c: the op waits for SQ room; its SQE is a staged one. */
+struct ringo_sqe *ringo__op_stage(struct ringo__loop *l, struct ringo__op *op);
+
+/*
+ * The id table. The sentinel, added first and never removed, keeps the
+ * table allocated (l->ops is never NULL) and heads uthash's app-order
+ * list, so every op has an app-order predecessor (hh.prev): with that
+ * known, the compiler drops uthash's empty-table and new-head branches.
+ * The sentinel's key is zero bytes long, so no 8-byte id lookup can match
+ * it (uthash compares key lengths before keys).
+ */
+RINGO__HOT void ringo__table_add(struct ringo__loop *l, struct ringo__op *op)
+{
+	RINGO__ASSUME(l->ops);
+	HASH_ADD_BYHASHVALUE(hh, l->ops, id, sizeof(uint64_t), ringo__hash_id(op->id), op);
+}
+
+RINGO__HOT void ringo__table_del(struct ringo__loop *l, struct ringo__op *op)
+{
+	RINGO__ASSUME(l->ops && op->hh.prev);
+	HASH_DELETE(hh, l->ops, op);
+}
+
+RINGO__HOT struct ringo__op *ringo__table_find(const struct ringo__loop *l, uint64_t id)
+{
+	struct ringo__op *op;
+
+	RINGO__ASSUME(l->ops);
+	HASH_FIND_BYHASHVALUE(hh, l->ops, &id, sizeof(uint64_t), ringo__hash_id(id), op);
+	return op;
+}
+
+/* A fresh record in the table, or NULL when a slab could not be had. */
+RINGO__HOT struct ringo__op *ringo__op_take(struct ringo__loop *l, ringo__complete_fn complete,
+					    void *owner, ringo_handle_t *handle)
+{
+	struct ringo__op *op;
+
+	if (__builtin_expect(!l->free_ops || l->staged_spare < RINGO__STAGED_RESERVE, 0) &&
+	    ringo__ops_refill(l))
+		return NULL;
+	op = l->free_ops;
+	l->free_ops = op->next_free;
+	op->id = l->next_id++;
+	op->complete = complete;
+	op->owner = owner;
+	op->handle = handle;
+	op->state = RINGO__OP_INFLIGHT;
+	op->counts_active = 0;
+	ringo__table_add(l, op);
+	if (handle)
+		handle->inflight++;
+	return op;
+}
+
+/* The request owns the op: counted active until its last CQE. */
+RINGO__HOT void ringo__op_req_fill(struct ringo__loop *l, struct ringo__op *op,
+				   ringo_loop_t *loop, ringo_req_t *req, int type)
+{
+	op->counts_active = 1;
+	l->active_reqs++;
+	req->loop = loop;
+	req->type = type;
+	req->op_id = op->id;
+	req->heap_index = HEAP_NONE;
+	req->rflags = 0;
+}
+
+/* The op's SQE, user_data set: from the ring unless the op must wait. */
+RINGO__HOT struct ringo_sqe *ringo__op_get_sqe(struct ringo__loop *l, struct ringo__op *op)
+{
+	struct ringo_sqe *sqe;
+
+	/* Behind a non-empty overflow queue, an op waits its turn. */
+	if (__builtin_expect(queue_empty(&l->overflow), 1)) {
+		sqe = ringo_ring_get_sqe(&l->ring);
+		if (__builtin_expect(sqe != NULL, 1)) {
+			sqe->user_data = op->id;
+			op->sq_idx = l->ring.sq.sqe_tail - 1;
+			return sqe;
+		}
+	}
+	return ringo__op_stage(l, op);
+}
+
+#endif
