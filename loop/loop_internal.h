@@ -30,8 +30,8 @@
  * halves is already collision-free across the buckets of any live window
  * (uthash picks the bucket from the low bits); no mixing step is needed.
  * Keys are always 8 bytes, so compare them as one word, not with memcmp.
- * Out of memory while growing the bucket array is not fatal: uthash keeps
- * the item in the smaller table.
+ * Adds and deletes go through op_hot.h (bucket chains only; out of memory
+ * while doubling the buckets keeps the item in the smaller table).
  */
 static inline unsigned ringo__hash_id(uint64_t id)
 {

@@ -119,6 +119,22 @@ static int grow(struct ringo__loop *l)
 	return 0;
 }
 
+/*
+ * uthash's bucket doubling. Unlike HASH_ADD with HASH_NONFATAL_OOM, which
+ * takes the new item back out of the table when the larger bucket array
+ * cannot be allocated (an op whose CQE would then be dropped as stale),
+ * a failed doubling here leaves every item in the smaller table: longer
+ * chains, still correct; the next add to a long bucket tries again.
+ */
+__attribute__((noinline, cold)) void ringo__table_expand(struct ringo__loop *l)
+{
+	UT_hash_table *tbl = l->sentinel.hh.tbl;
+	int oomed = 0;
+
+	HASH_EXPAND_BUCKETS(hh, tbl, oomed);
+	(void)oomed;
+}
+
 /* The rare side of taking a record: a slab of records or staged SQEs. */
 __attribute__((noinline, cold)) int ringo__ops_refill(struct ringo__loop *l)
 {
@@ -429,13 +445,23 @@ int ringo__op_cancel(ringo_loop_t *loop, struct ringo__op *op)
 	}
 }
 
-/* At loop close only internal ops (wake read, wait timeout) remain. */
+/*
+ * At loop close only internal ops (wake read, wait timeout) remain. The
+ * table keeps no insertion-order list (op_hot.h), so walk the slabs: every
+ * record lives in one. Cancels taken meanwhile come from slabs already
+ * walked or are skipped by their completion function.
+ */
 void ringo__ops_cancel_all(ringo_loop_t *loop)
 {
-	struct ringo__op *op, *tmp;
+	struct slab *s;
+	struct ringo__op *op;
+	int i;
 
-	HASH_ITER(hh, L(loop)->ops, op, tmp) {
-		if (op->state == RINGO__OP_INFLIGHT)
-			ringo__op_cancel(loop, op);
+	for (s = L(loop)->slabs; s; s = s->next) {
+		for (i = 0; i < SLAB_OPS; i++) {
+			op = &s->ops[i];
+			if (op->state == RINGO__OP_INFLIGHT && op->complete != cancel_done)
+				ringo__op_cancel(loop, op);
+		}
 	}
 }

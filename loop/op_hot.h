@@ -15,17 +15,6 @@
 
 #define RINGO__HOT static inline __attribute__((always_inline))
 
-/*
- * A fact the compiler may build on. Used only for the id table's
- * structural invariants below, which ringo__ops_init establishes and
- * nothing undoes until ringo__ops_free.
- */
-#define RINGO__ASSUME(x)                                                                       \
-	do {                                                                                   \
-		if (!(x))                                                                      \
-			__builtin_unreachable();                                               \
-	} while (0)
-
 /* An op and the link timeout taken with it are staged together. */
 #define RINGO__STAGED_RESERVE 2
 
@@ -34,32 +23,65 @@ int ringo__ops_refill(struct ringo__loop *l);
 /* op.c: the op waits for SQ room; its SQE is a staged one. */
 struct ringo_sqe *ringo__op_stage(struct ringo__loop *l, struct ringo__op *op);
 
+/* op.c: double the id table's bucket array (a bucket grew too long). */
+void ringo__table_expand(struct ringo__loop *l);
+
 /*
- * The id table. The sentinel, added first and never removed, keeps the
- * table allocated (l->ops is never NULL) and heads uthash's app-order
- * list, so every op has an app-order predecessor (hh.prev): with that
- * known, the compiler drops uthash's empty-table and new-head branches.
- * The sentinel's key is zero bytes long, so no 8-byte id lookup can match
- * it (uthash compares key lengths before keys).
+ * The id table: uthash's table, buckets and handles, HASH_FIND for
+ * lookups, HASH_COUNT and HASH_CLEAR. Adds and deletes work on the bucket
+ * chains only, as HASH_ADD_TO_BKT / HASH_DEL_IN_BKT do, and skip uthash's
+ * application-order list (hh.prev, hh.next, tbl->tail): nothing walks the
+ * table in insertion order, and keeping that list cost a third of every
+ * add and delete. So HASH_ITER and HASH_DELETE must not be used on it.
+ *
+ * The sentinel (ringo__ops_init) keeps the table allocated, so l->ops is
+ * always &l->sentinel and its handle's tbl is the table. Its key is zero
+ * bytes long, so no 8-byte id lookup can match it (uthash compares key
+ * lengths before keys).
  */
+RINGO__HOT UT_hash_bucket *ringo__table_bucket(const UT_hash_table *tbl, unsigned hashv)
+{
+	unsigned bkt;
+
+	HASH_TO_BKT(hashv, tbl->num_buckets, bkt);
+	return &tbl->buckets[bkt];
+}
+
 RINGO__HOT void ringo__table_add(struct ringo__loop *l, struct ringo__op *op)
 {
-	RINGO__ASSUME(l->ops);
-	HASH_ADD_BYHASHVALUE(hh, l->ops, id, sizeof(uint64_t), ringo__hash_id(op->id), op);
+	UT_hash_table *tbl = l->sentinel.hh.tbl;
+	unsigned hashv = ringo__hash_id(op->id);
+	UT_hash_bucket *b = ringo__table_bucket(tbl, hashv);
+
+	op->hh.tbl = tbl;
+	op->hh.key = &op->id;
+	op->hh.keylen = sizeof(op->id);
+	op->hh.hashv = hashv;
+	op->hh.hh_prev = NULL;
+	op->hh.hh_next = b->hh_head;
+	if (b->hh_head)
+		b->hh_head->hh_prev = &op->hh;
+	b->hh_head = &op->hh;
+	tbl->num_items++;
+	/* uthash's rule for doubling the buckets, done out of line. */
+	if (__builtin_expect(++b->count >= (b->expand_mult + 1U) * HASH_BKT_CAPACITY_THRESH, 0) &&
+	    !tbl->noexpand)
+		ringo__table_expand(l);
 }
 
 RINGO__HOT void ringo__table_del(struct ringo__loop *l, struct ringo__op *op)
 {
-	RINGO__ASSUME(l->ops && op->hh.prev);
-	HASH_DELETE(hh, l->ops, op);
+	UT_hash_table *tbl = l->sentinel.hh.tbl;
+
+	HASH_DEL_IN_BKT(*ringo__table_bucket(tbl, op->hh.hashv), &op->hh);
+	tbl->num_items--;
 }
 
 RINGO__HOT struct ringo__op *ringo__table_find(const struct ringo__loop *l, uint64_t id)
 {
-	struct ringo__op *op;
+	struct ringo__op *head = (struct ringo__op *)&l->sentinel, *op;
 
-	RINGO__ASSUME(l->ops);
-	HASH_FIND_BYHASHVALUE(hh, l->ops, &id, sizeof(uint64_t), ringo__hash_id(id), op);
+	HASH_FIND_BYHASHVALUE(hh, head, &id, sizeof(uint64_t), ringo__hash_id(id), op);
 	return op;
 }
 
