@@ -63,9 +63,11 @@ RINGO__HOT void ringo__table_add(struct ringo__loop *l, struct ringo__op *op)
 		b->hh_head->hh_prev = &op->hh;
 	b->hh_head = &op->hh;
 	tbl->num_items++;
-	/* uthash's rule for doubling the buckets, done out of line. */
-	if (__builtin_expect(++b->count >= (b->expand_mult + 1U) * HASH_BKT_CAPACITY_THRESH, 0) &&
-	    !tbl->noexpand)
+	/* uthash's rule for doubling the buckets, done out of line; a chain
+	 * shorter than the base threshold never qualifies, whatever its
+	 * bucket's expand_mult, so one compare settles the common case. */
+	if (__builtin_expect(++b->count >= HASH_BKT_CAPACITY_THRESH, 0) &&
+	    b->count >= (b->expand_mult + 1U) * HASH_BKT_CAPACITY_THRESH && !tbl->noexpand)
 		ringo__table_expand(l);
 }
 
