@@ -67,7 +67,7 @@ int ringo__ops_init(ringo_loop_t *loop)
 	l->next_id = RINGO__ID_FIRST;
 	memset(&l->sentinel, 0, sizeof(l->sentinel));
 	l->sentinel.id = RINGO__ID_SENTINEL;
-	/* Zero key length: see ringo__table_find. */
+	/* Zero key length, so HASH_FIND never matches it (see op_hot.h). */
 	HASH_ADD_KEYPTR(hh, l->ops, &l->sentinel.id, 0, &l->sentinel);
 	if (!l->ops)
 		return -ENOMEM;

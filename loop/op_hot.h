@@ -36,8 +36,7 @@ void ringo__table_expand(struct ringo__loop *l);
  *
  * The sentinel (ringo__ops_init) keeps the table allocated, so l->ops is
  * always &l->sentinel and its handle's tbl is the table. Its key is zero
- * bytes long, so no 8-byte id lookup can match it (uthash compares key
- * lengths before keys).
+ * bytes long, so HASH_FIND never matches it either.
  */
 RINGO__HOT UT_hash_bucket *ringo__table_bucket(const UT_hash_table *tbl, unsigned hashv)
 {
@@ -79,12 +78,27 @@ RINGO__HOT void ringo__table_del(struct ringo__loop *l, struct ringo__op *op)
 	tbl->num_items--;
 }
 
+/*
+ * HASH_FIND_BYHASHVALUE's walk of one bucket chain, with what uthash
+ * cannot know folded in: every item is a struct ringo__op (a constant
+ * offset to the handle, not tbl->hho) and its key is its id (compared
+ * directly, not through hh.key after hashv and keylen). The sentinel's id
+ * is 0, which is never looked up.
+ */
 RINGO__HOT struct ringo__op *ringo__table_find(const struct ringo__loop *l, uint64_t id)
 {
-	struct ringo__op *head = (struct ringo__op *)&l->sentinel, *op;
+	const UT_hash_handle *hh;
+	struct ringo__op *op;
 
-	HASH_FIND_BYHASHVALUE(hh, head, &id, sizeof(uint64_t), ringo__hash_id(id), op);
-	return op;
+	if (__builtin_expect(id == RINGO__ID_SENTINEL, 0))
+		return NULL;
+	hh = ringo__table_bucket(l->sentinel.hh.tbl, ringo__hash_id(id))->hh_head;
+	for (; hh; hh = hh->hh_next) {
+		op = container_of(hh, struct ringo__op, hh);
+		if (op->id == id)
+			return op;
+	}
+	return NULL;
 }
 
 /* A fresh record in the table, or NULL when a slab could not be had. */
