@@ -114,8 +114,13 @@ static int grow(struct ringo__loop *l)
 		return -ENOMEM;
 	s->next = l->slabs;
 	l->slabs = s;
-	for (i = SLAB_OPS - 1; i >= 0; i--)
+	for (i = SLAB_OPS - 1; i >= 0; i--) {
+		/* The handle fields a record keeps for life (op_hot.h). */
+		s->ops[i].hh.tbl = l->sentinel.hh.tbl;
+		s->ops[i].hh.key = &s->ops[i].id;
+		s->ops[i].hh.keylen = sizeof(s->ops[i].id);
 		push_free(l, &s->ops[i]);
+	}
 	return 0;
 }
 

@@ -52,9 +52,7 @@ RINGO__HOT void ringo__table_add(struct ringo__loop *l, struct ringo__op *op)
 	unsigned hashv = ringo__hash_id(op->id);
 	UT_hash_bucket *b = ringo__table_bucket(tbl, hashv);
 
-	op->hh.tbl = tbl;
-	op->hh.key = &op->id;
-	op->hh.keylen = sizeof(op->id);
+	/* hh.tbl, hh.key and hh.keylen never change: set once per slab. */
 	op->hh.hashv = hashv;
 	op->hh.hh_prev = NULL;
 	op->hh.hh_next = b->hh_head;
