@@ -19,12 +19,13 @@
  * ring, then run for --seconds; runs alternate (ringo first in even rounds,
  * liburing first in odd ones) and the median of --rounds runs is kept.
  *
- * Separately, the id table's cost per op is measured in isolation: the
- * HASH_FIND + HASH_DELETE + HASH_ADD that one completion-and-resubmit does,
- * over a sliding window of 64 live sequential ids with the sentinel record
- * in the table, as the loop keeps it. Once with ringo's HASH_FUNCTION
- * (loop_internal.h), once with uthash's default (Jenkins), and the bare hash
- * functions alone.
+ * Separately, the id table's cost per op is measured in isolation: a
+ * HASH_FIND + HASH_DELETE + HASH_ADD per completion-and-resubmit, over a
+ * sliding window of 64 live sequential ids with a sentinel record in the
+ * table. Once with ringo's HASH_FUNCTION (loop_internal.h), once with
+ * uthash's default (Jenkins), and the bare hash functions alone. These are
+ * uthash's standard macros: the loop itself adds and deletes on the bucket
+ * chains only (loop/op_hot.h), which costs somewhat less.
  *
  * stdout gets one line:
  *   ops_per_sec=N liburing_ops_per_sec=N ratio=R hash_ns_per_op=X

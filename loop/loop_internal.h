@@ -30,8 +30,8 @@
  * halves is already collision-free across the buckets of any live window
  * (uthash picks the bucket from the low bits); no mixing step is needed.
  * Keys are always 8 bytes, so compare them as one word, not with memcmp.
- * Out of memory while growing the bucket array is not fatal: uthash keeps
- * the item in the smaller table.
+ * Adds and deletes go through op_hot.h (bucket chains only; out of memory
+ * while doubling the buckets keeps the item in the smaller table).
  */
 static inline unsigned ringo__hash_id(uint64_t id)
 {
@@ -83,42 +83,63 @@ enum ringo__op_state {
 };
 
 /*
+ * An SQE that found the SQ full, kept outside the record while it waits in
+ * the overflow queue (and, if cancelled there, in the aborted queue). Only
+ * ops that meet a full SQ hold one, so records stay small: idle connections
+ * each hold an armed recv's record, never one of these.
+ */
+struct ringo__staged {
+	struct ringo_sqe sqe;
+	struct ringo__op *op;		/* the op it belongs to */
+	struct ringo_queue q;		/* overflow or aborted queue */
+	struct ringo__staged *next_free;
+};
+
+/*
  * One in-flight operation. Pool-allocated; lives in the id table from
  * ringo__op_new until its last CQE (or its local cancellation) is handled.
+ * Kept within two cache lines (see the _Static_assert below): everything a
+ * completion touches is here, the overflow path's SQE is not.
  */
 struct ringo__op {
 	uint64_t id;
 	ringo__complete_fn complete;
 	void *owner;		  /* the request (or module object) it reports to */
 	ringo_handle_t *handle;	  /* owning handle, or NULL; its inflight counts us */
+	union {
+		struct ringo__staged *staged; /* QUEUED, ABORTED: its waiting SQE */
+		struct ringo__op *next_free;  /* FREE: the free list */
+	};
+	uint32_t sq_idx;	  /* SQ position of its SQE (valid while INFLIGHT) */
 	uint8_t state;		  /* enum ringo__op_state */
 	uint8_t counts_active;	  /* 1: keeps the loop alive as an active request */
-	uint32_t sq_idx;	  /* SQ position of its SQE (valid while INFLIGHT) */
-	struct ringo_timespec ts; /* a timeout op's time, read by the kernel at submit */
-	struct ringo_queue q;	  /* overflow or aborted queue; free list via q.next */
-	struct ringo_sqe staged;  /* the SQE while it waits for SQ room */
 	UT_hash_handle hh;	  /* id table */
+	struct ringo_timespec ts; /* a timeout op's time, read by the kernel at submit */
 };
+
+_Static_assert(sizeof(struct ringo__op) <= 128, "an op record should fit two cache lines");
 
 /* The loop's private state, living in ringo_loop.private_. */
 struct ringo__loop {
 	struct ringo_ring ring;
 	struct ringo__op *ops;		/* uthash table head: id -> record */
 	struct ringo__op sentinel;	/* id 0, always in the table */
-	struct ringo__op *free_ops;	/* free records, linked through q.next */
+	struct ringo__op *free_ops;	/* free records, linked through next_free */
 	void *slabs;			/* record slabs, freed at close */
+	struct ringo__staged *free_staged; /* spare overflow SQEs */
+	unsigned staged_spare;		/* how many: >= 2 after each ringo__op_new */
+	void *staged_slabs;		/* their slabs, freed at close */
 	uint64_t next_id;
-	struct ringo_queue overflow;	/* ops waiting for SQ room (FIFO) */
+	struct ringo_queue overflow;	/* staged SQEs waiting for SQ room (FIFO) */
 	ringo_handle_t *close_head;	/* closing handles whose close_cb is due, FIFO */
 	ringo_handle_t *close_tail;
-	struct ringo_queue aborted;	/* ops cancelled before submission */
+	struct ringo_queue aborted;	/* staged SQEs of ops cancelled before submission */
 	struct ringo_queue deferred;	/* requests finishing without a CQE */
 	unsigned open_handles;		/* initialised, close_cb not yet run */
 	unsigned closing_handles;	/* ringo_close called, close_cb not yet run */
 	struct ringo_queue asyncs;	/* async handles, for the wake scan */
 	unsigned active_handles;	/* active and referenced */
 	unsigned active_reqs;		/* requests in flight */
-	unsigned live_ops;		/* records in the table, sentinel excluded */
 	unsigned flags;			/* RINGO_LOOP_* options */
 	unsigned state;			/* LOOP_* bits below */
 	uint64_t now_ms;
@@ -178,7 +199,15 @@ struct ringo__op *ringo__op_new(ringo_loop_t *loop, ringo__complete_fn complete,
  */
 struct ringo__op *ringo__req_op(ringo_loop_t *loop, ringo_req_t *req, int type,
 				ringo__complete_fn complete, ringo_handle_t *handle);
-/* The SQE to fill for `op`: a ring SQE, or op->staged when it must wait. */
+/*
+ * ringo__req_op and ringo__op_sqe in one call, for a request whose op is a
+ * single SQE: the SQE to fill (user_data set), or NULL (-ENOMEM).
+ */
+struct ringo_sqe *ringo__req_op_sqe(ringo_loop_t *loop, ringo_req_t *req, int type,
+				    ringo__complete_fn complete, ringo_handle_t *handle);
+/* The SQE to fill for `op`: a ring SQE, or a staged one when it must wait.
+ * Never fails: ringo__op_new keeps two staged SQEs in reserve, enough for
+ * the op and the link timeout that may be taken with it. */
 struct ringo_sqe *ringo__op_sqe(ringo_loop_t *loop, struct ringo__op *op);
 struct ringo__op *ringo__op_find(ringo_loop_t *loop, uint64_t id);
 /* Cancel `op`: ASYNC_CANCEL if submitted, local abort if still queued. */
@@ -189,8 +218,16 @@ void ringo__ops_cancel_all(ringo_loop_t *loop);
 void ringo__op_forget(ringo_loop_t *loop, struct ringo__op *op);
 /* Move queued ops into free SQ slots; returns how many remain queued. */
 unsigned ringo__ops_flush_overflow(ringo_loop_t *loop);
-/* Dispatch one CQE to its record. */
-void ringo__ops_dispatch(ringo_loop_t *loop, const struct ringo_cqe *cqe);
+/* Dispatch up to `max` ready CQEs in place, without retiring them; returns
+ * how many (the caller retires them with ringo_ring_cq_advance). */
+unsigned ringo__ops_dispatch_ready(ringo_loop_t *loop, unsigned max);
+/* Records in the table (ops not yet finished). */
+unsigned ringo__ops_live(const ringo_loop_t *loop);
+/* The completion of raw requests (ringo_submit, ringo_nop): dispatch calls
+ * it directly rather than through the record. */
+void ringo__raw_complete(ringo_loop_t *loop, struct ringo__op *op, int res, unsigned flags);
+/* raw.c: a raw request's final result through its deadline state. */
+int ringo__raw_final_res(struct ringo__op *op, ringo_raw_t *req, int res);
 /* Complete ops aborted before submission, with -ECANCELED. */
 bool ringo__ops_run_aborted(ringo_loop_t *loop);
 

@@ -9,19 +9,50 @@
  *    local abort) has been handled; its id is never handed out again;
  *  - ops leave the overflow queue in the order they entered it, and while
  *    it is non-empty new ops queue behind it, so submission order holds;
- *  - records are freed only to the pool; slabs go back to libc at close.
+ *  - records are freed only to the pool; slabs go back to libc at close;
+ *  - an op that finds the SQ full waits with its SQE in a staged entry from
+ *    a second pool. That pool grows by slabs and never shrinks: it holds at
+ *    most as many entries as ops were ever queued at once (plus a slab), so
+ *    its bound is the peak of queued ops, itself bounded by live records.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "loop_internal.h"
+#include "op_hot.h"
 
 #define SLAB_OPS 64	/* records per slab: one malloc per 64 ops in flight at peak */
+#define SLAB_STAGED 16	/* staged SQEs per slab: the overflow path is rare */
 
 struct slab {
 	struct slab *next;
 	struct ringo__op ops[SLAB_OPS];
 };
+
+struct staged_slab {
+	struct staged_slab *next;
+	struct ringo__staged staged[SLAB_STAGED];
+};
+
+static void put_staged(struct ringo__loop *l, struct ringo__staged *st)
+{
+	st->next_free = l->free_staged;
+	l->free_staged = st;
+	l->staged_spare++;
+}
+
+static int grow_staged(struct ringo__loop *l)
+{
+	struct staged_slab *s = malloc(sizeof(*s));
+	int i;
+
+	if (!s)
+		return -ENOMEM;
+	s->next = l->staged_slabs;
+	l->staged_slabs = s;
+	for (i = SLAB_STAGED - 1; i >= 0; i--)
+		put_staged(l, &s->staged[i]);
+	return 0;
+}
 
 int ringo__ops_init(ringo_loop_t *loop)
 {
@@ -30,35 +61,47 @@ int ringo__ops_init(ringo_loop_t *loop)
 	l->ops = NULL;
 	l->free_ops = NULL;
 	l->slabs = NULL;
+	l->free_staged = NULL;
+	l->staged_spare = 0;
+	l->staged_slabs = NULL;
 	l->next_id = RINGO__ID_FIRST;
 	memset(&l->sentinel, 0, sizeof(l->sentinel));
 	l->sentinel.id = RINGO__ID_SENTINEL;
-	HASH_ADD(hh, l->ops, id, sizeof(uint64_t), &l->sentinel);
+	/* Zero key length, so HASH_FIND never matches it (see op_hot.h). */
+	HASH_ADD_KEYPTR(hh, l->ops, &l->sentinel.id, 0, &l->sentinel);
 	if (!l->ops)
 		return -ENOMEM;
 	queue_init(&l->overflow);
 	queue_init(&l->aborted);
-	return 0;
+	return grow_staged(l);
 }
 
 void ringo__ops_free(ringo_loop_t *loop)
 {
 	struct ringo__loop *l = L(loop);
 	struct slab *s = l->slabs, *next;
+	struct staged_slab *ss = l->staged_slabs, *ss_next;
 
 	HASH_CLEAR(hh, l->ops);
 	for (; s; s = next) {
 		next = s->next;
 		free(s);
 	}
+	for (; ss; ss = ss_next) {
+		ss_next = ss->next;
+		free(ss);
+	}
 	l->slabs = NULL;
 	l->free_ops = NULL;
+	l->staged_slabs = NULL;
+	l->free_staged = NULL;
+	l->staged_spare = 0;
 }
 
 static void push_free(struct ringo__loop *l, struct ringo__op *op)
 {
 	op->state = RINGO__OP_FREE;
-	op->q.next = l->free_ops ? &l->free_ops->q : NULL;
+	op->next_free = l->free_ops;
 	l->free_ops = op;
 }
 
@@ -71,77 +114,99 @@ static int grow(struct ringo__loop *l)
 		return -ENOMEM;
 	s->next = l->slabs;
 	l->slabs = s;
-	for (i = SLAB_OPS - 1; i >= 0; i--)
+	for (i = SLAB_OPS - 1; i >= 0; i--) {
+		/* The handle fields a record keeps for life (op_hot.h). */
+		s->ops[i].hh.tbl = l->sentinel.hh.tbl;
+		s->ops[i].hh.key = &s->ops[i].id;
+		s->ops[i].hh.keylen = sizeof(s->ops[i].id);
 		push_free(l, &s->ops[i]);
+	}
 	return 0;
 }
+
+/*
+ * uthash's bucket doubling. Unlike HASH_ADD with HASH_NONFATAL_OOM, which
+ * takes the new item back out of the table when the larger bucket array
+ * cannot be allocated (an op whose CQE would then be dropped as stale),
+ * a failed doubling here leaves every item in the smaller table: longer
+ * chains, still correct; the next add to a long bucket tries again.
+ */
+__attribute__((noinline, cold)) void ringo__table_expand(struct ringo__loop *l)
+{
+	UT_hash_table *tbl = l->sentinel.hh.tbl;
+	int oomed = 0;
+
+	HASH_EXPAND_BUCKETS(hh, tbl, oomed);
+	(void)oomed;
+}
+
+/* The rare side of taking a record: a slab of records or staged SQEs. */
+__attribute__((noinline, cold)) int ringo__ops_refill(struct ringo__loop *l)
+{
+	if (!l->free_ops && grow(l))
+		return -ENOMEM;
+	if (l->staged_spare < RINGO__STAGED_RESERVE && grow_staged(l))
+		return -ENOMEM;
+	return 0;
+}
+
+/*
+ * The entry points below are built from the always-inlined pieces in
+ * op_hot.h, so each compiles to one function with no call but the
+ * callback's: nop-loop spends most of its user time here, once per op.
+ */
+#define HOT RINGO__HOT
 
 struct ringo__op *ringo__op_new(ringo_loop_t *loop, ringo__complete_fn complete, void *owner,
 				ringo_handle_t *handle)
 {
-	struct ringo__loop *l = L(loop);
-	struct ringo__op *op;
-
-	if (!l->free_ops && grow(l))
-		return NULL;
-	op = l->free_ops;
-	l->free_ops = op->q.next ? container_of(op->q.next, struct ringo__op, q) : NULL;
-	op->id = l->next_id++;
-	op->complete = complete;
-	op->owner = owner;
-	op->handle = handle;
-	op->state = RINGO__OP_INFLIGHT;
-	op->counts_active = 0;
-	HASH_ADD(hh, l->ops, id, sizeof(uint64_t), op);
-	l->live_ops++;
-	if (handle)
-		handle->inflight++;
-	return op;
+	return ringo__op_take(L(loop), complete, owner, handle);
 }
-
-static struct ringo_sqe *stage(struct ringo__loop *l, struct ringo__op *op);
 
 struct ringo__op *ringo__req_op(ringo_loop_t *loop, ringo_req_t *req, int type,
 				ringo__complete_fn complete, ringo_handle_t *handle)
 {
-	struct ringo__op *op = ringo__op_new(loop, complete, req, handle);
+	struct ringo__loop *l = L(loop);
+	struct ringo__op *op = ringo__op_take(l, complete, req, handle);
 
-	if (!op)
-		return NULL;
-	op->counts_active = 1;
-	L(loop)->active_reqs++;
-	req->loop = loop;
-	req->type = type;
-	req->op_id = op->id;
-	req->heap_index = HEAP_NONE;
-	req->rflags = 0;
+	if (op)
+		ringo__op_req_fill(l, op, loop, req, type);
 	return op;
 }
 
 struct ringo_sqe *ringo__op_sqe(ringo_loop_t *loop, struct ringo__op *op)
 {
-	struct ringo__loop *l = L(loop);
-	struct ringo_sqe *sqe;
-
-	if (queue_empty(&l->overflow)) {
-		sqe = ringo_ring_get_sqe(&l->ring);
-		if (sqe) {
-			sqe->user_data = op->id;
-			op->sq_idx = l->ring.sq.sqe_tail - 1;
-			return sqe;
-		}
-	}
-	return stage(l, op);
+	return ringo__op_get_sqe(L(loop), op);
 }
 
-static struct ringo_sqe *stage(struct ringo__loop *l, struct ringo__op *op)
+struct ringo_sqe *ringo__req_op_sqe(ringo_loop_t *loop, ringo_req_t *req, int type,
+				    ringo__complete_fn complete, ringo_handle_t *handle)
 {
-	memset(&op->staged, 0, sizeof(op->staged));
-	op->staged.user_data = op->id;
+	struct ringo__loop *l = L(loop);
+	struct ringo__op *op = ringo__op_take(l, complete, req, handle);
+
+	if (!op)
+		return NULL;
+	ringo__op_req_fill(l, op, loop, req, type);
+	return ringo__op_get_sqe(l, op);
+}
+
+__attribute__((noinline)) struct ringo_sqe *ringo__op_stage(struct ringo__loop *l,
+							    struct ringo__op *op)
+{
+	struct ringo__staged *st = l->free_staged;
+
+	/* Taking the record left at least RINGO__STAGED_RESERVE spare entries. */
+	l->free_staged = st->next_free;
+	l->staged_spare--;
+	memset(&st->sqe, 0, sizeof(st->sqe));
+	st->sqe.user_data = op->id;
+	st->op = op;
+	op->staged = st;
 	op->state = RINGO__OP_QUEUED;
-	queue_insert_tail(&l->overflow, &op->q);
+	queue_insert_tail(&l->overflow, &st->q);
 	l->metrics.sq_full_waits++;
-	return &op->staged;
+	return &st->sqe;
 }
 
 void ringo__op_sqe_pair(ringo_loop_t *loop, struct ringo__op *a, struct ringo__op *b,
@@ -150,40 +215,44 @@ void ringo__op_sqe_pair(ringo_loop_t *loop, struct ringo__op *a, struct ringo__o
 	struct ringo__loop *l = L(loop);
 
 	if (queue_empty(&l->overflow) && ringo_ring_sq_space_left(&l->ring) >= 2) {
-		*sa = ringo__op_sqe(loop, a);
-		*sb = ringo__op_sqe(loop, b);
+		*sa = ringo__op_get_sqe(l, a);
+		*sb = ringo__op_get_sqe(l, b);
 		return;
 	}
-	*sa = stage(l, a);
-	*sb = stage(l, b);
+	*sa = ringo__op_stage(l, a);
+	*sb = ringo__op_stage(l, b);
 }
 
 struct ringo__op *ringo__op_find(ringo_loop_t *loop, uint64_t id)
 {
-	struct ringo__op *op;
+	return ringo__table_find(L(loop), id);
+}
 
-	if (id == RINGO__ID_SENTINEL)
-		return NULL;
-	HASH_FIND(hh, L(loop)->ops, &id, sizeof(uint64_t), op);
-	return op;
+unsigned ringo__ops_live(const ringo_loop_t *loop)
+{
+	/* uthash counts the sentinel too. */
+	return HASH_COUNT(L(loop)->ops) - 1;
 }
 
 unsigned ringo__ops_flush_overflow(ringo_loop_t *loop)
 {
 	struct ringo__loop *l = L(loop);
+	struct ringo__staged *st;
 	struct ringo_sqe *sqe;
 	struct ringo__op *op;
 
 	while (!queue_empty(&l->overflow)) {
-		op = container_of(queue_head(&l->overflow), struct ringo__op, q);
+		st = container_of(queue_head(&l->overflow), struct ringo__staged, q);
 		/* A linked op moves only together with its link timeout. */
-		if ((op->staged.flags & RINGO_SQE_IO_LINK) && ringo_ring_sq_space_left(&l->ring) < 2)
+		if ((st->sqe.flags & RINGO_SQE_IO_LINK) && ringo_ring_sq_space_left(&l->ring) < 2)
 			return 1;
 		sqe = ringo_ring_get_sqe(&l->ring);
 		if (!sqe)
 			return 1;
-		queue_remove(&op->q);
-		*sqe = op->staged;
+		queue_remove(&st->q);
+		*sqe = st->sqe;
+		op = st->op;
+		put_staged(l, st);
 		op->state = RINGO__OP_INFLIGHT;
 		op->sq_idx = l->ring.sq.sqe_tail - 1;
 	}
@@ -191,23 +260,14 @@ unsigned ringo__ops_flush_overflow(ringo_loop_t *loop)
 }
 
 /* Out of the table: from here on a CQE for this id is stale. */
-static void unlink_op(struct ringo__loop *l, struct ringo__op *op)
+HOT void unlink_op(struct ringo__loop *l, struct ringo__op *op)
 {
-	HASH_DELETE(hh, l->ops, op);
-	l->live_ops--;
+	ringo__table_del(l, op);
 	if (op->counts_active)
 		l->active_reqs--;
 }
 
-static void recycle(struct ringo__loop *l, struct ringo__op *op);
-
-void ringo__op_forget(ringo_loop_t *loop, struct ringo__op *op)
-{
-	unlink_op(L(loop), op);
-	recycle(L(loop), op);
-}
-
-static void recycle(struct ringo__loop *l, struct ringo__op *op)
+HOT void recycle(struct ringo__loop *l, struct ringo__op *op)
 {
 	ringo_handle_t *handle = op->handle;
 
@@ -216,39 +276,96 @@ static void recycle(struct ringo__loop *l, struct ringo__op *op)
 		ringo__handle_op_done(handle);
 }
 
+void ringo__op_forget(ringo_loop_t *loop, struct ringo__op *op)
+{
+	unlink_op(L(loop), op);
+	recycle(L(loop), op);
+}
+
+/*
+ * A raw request's completion. Dispatch recognises it and calls it directly
+ * (inlined), so a raw op costs one indirect call, the user's.
+ */
+HOT void raw_finish(struct ringo__op *op, int res, unsigned flags)
+{
+	ringo_raw_t *req = op->owner;
+
+	/* Finished before the callback runs, so the callback may reuse req. */
+	if (!(flags & RINGO_CQE_F_MORE)) {
+		req->op_id = 0;
+		/* Only requests with a deadline need their result mapped. */
+		if (__builtin_expect(req->rflags != 0, 0))
+			res = ringo__raw_final_res(op, req, res);
+	}
+	req->cb(req, res, flags);
+}
+
+void ringo__raw_complete(ringo_loop_t *loop, struct ringo__op *op, int res, unsigned flags)
+{
+	(void)loop;
+	raw_finish(op, res, flags);
+}
+
 /*
  * The record leaves the table before its callback runs, so the callback
  * sees its request as finished (cancel says -ENOENT) and may reuse it.
  */
-void ringo__ops_dispatch(ringo_loop_t *loop, const struct ringo_cqe *cqe)
+HOT void dispatch(ringo_loop_t *loop, struct ringo__loop *l, const struct ringo_cqe *cqe)
 {
-	struct ringo__loop *l = L(loop);
-	struct ringo__op *op = ringo__op_find(loop, cqe->user_data);
-	bool last = !(cqe->flags & RINGO_CQE_F_MORE);
+	struct ringo__op *op = ringo__table_find(l, cqe->user_data);
+	unsigned flags = cqe->flags;
+	int res = cqe->res;
 
-	if (!op) {
+	if (__builtin_expect(!op, 0)) {
 		l->metrics.stale_cqes++;
 		return;
 	}
 	l->metrics.completions++;
-	if (last)
-		unlink_op(l, op);
-	op->complete(loop, op, op->state == RINGO__OP_VOIDED ? -ECANCELED : cqe->res, cqe->flags);
-	if (last)
-		recycle(l, op);
+	if (__builtin_expect(op->state == RINGO__OP_VOIDED, 0))
+		res = -ECANCELED;
+	if (flags & RINGO_CQE_F_MORE) {
+		op->complete(loop, op, res, flags);
+		return;
+	}
+	unlink_op(l, op);
+	if (op->complete == ringo__raw_complete)
+		raw_finish(op, res, flags);
+	else
+		op->complete(loop, op, res, flags);
+	recycle(l, op);
+}
+
+/*
+ * CQEs are dispatched where they lie; the caller retires them with one
+ * release store per batch. The tail is read once: CQEs posted meanwhile
+ * are taken by the caller's next pass.
+ */
+unsigned ringo__ops_dispatch_ready(ringo_loop_t *loop, unsigned max)
+{
+	struct ringo__loop *l = L(loop);
+	unsigned head = *l->ring.cq.khead, n = ringo_ring_cq_ready(&l->ring), i;
+
+	if (n > max)
+		n = max;
+	for (i = 0; i < n; i++)
+		dispatch(loop, l, &l->ring.cq.cqes[(head + i) & l->ring.cq.ring_mask]);
+	return n;
 }
 
 bool ringo__ops_run_aborted(ringo_loop_t *loop)
 {
 	struct ringo__loop *l = L(loop);
+	struct ringo__staged *st;
 	struct ringo_queue q;
 	struct ringo__op *op;
 	bool ran = !queue_empty(&l->aborted);
 
 	queue_move(&l->aborted, &q);
 	while (!queue_empty(&q)) {
-		op = container_of(queue_head(&q), struct ringo__op, q);
-		queue_remove(&op->q);
+		st = container_of(queue_head(&q), struct ringo__staged, q);
+		queue_remove(&st->q);
+		op = st->op;
+		put_staged(l, st);
 		unlink_op(l, op);
 		op->complete(loop, op, -ECANCELED, 0);
 		recycle(l, op);
@@ -297,27 +414,27 @@ static bool void_unsubmitted(struct ringo__loop *l, struct ringo__op *op)
 
 static void abort_queued(struct ringo__loop *l, struct ringo__op *op)
 {
-	queue_remove(&op->q);
+	queue_remove(&op->staged->q);
 	op->state = RINGO__OP_ABORTED;
-	queue_insert_tail(&l->aborted, &op->q);
+	queue_insert_tail(&l->aborted, &op->staged->q);
 }
 
 int ringo__op_cancel(ringo_loop_t *loop, struct ringo__op *op)
 {
 	struct ringo__loop *l = L(loop);
+	struct ringo__staged *st, *next;
 	struct ringo__op *c;
-
-	struct ringo__op *next;
 
 	switch (op->state) {
 	case RINGO__OP_QUEUED:
 		/* Never reached the kernel: finish it ourselves, from the loop,
 		 * and its link timeout with it. */
-		next = op->q.next != &l->overflow ? container_of(op->q.next, struct ringo__op, q)
+		st = op->staged;
+		next = st->q.next != &l->overflow ? container_of(st->q.next, struct ringo__staged, q)
 						   : NULL;
 		abort_queued(l, op);
-		if ((op->staged.flags & RINGO_SQE_IO_LINK) && next)
-			abort_queued(l, next);
+		if ((st->sqe.flags & RINGO_SQE_IO_LINK) && next)
+			abort_queued(l, next->op);
 		return 0;
 	case RINGO__OP_INFLIGHT:
 		if (void_unsubmitted(l, op))
@@ -336,18 +453,25 @@ int ringo__op_cancel(ringo_loop_t *loop, struct ringo__op *op)
 /*
  * At loop close only internal ops (wake read, wait timeout) remain, and
  * ASYNC_CANCELs still in flight. Those need no cancel: their CQE comes
- * anyway. Neither do the cancels made here: uthash appends them to the
- * list being walked, and "cancelling" one while its SQE is unsubmitted
- * would turn it into a NOP, leaving its target (the wake read) in flight
- * for ever, so only ops older than the walk are visited.
+ * anyway. Neither do the cancels made here: "cancelling" one while its SQE
+ * is unsubmitted would turn it into a NOP, leaving its target (the wake
+ * read) in flight for ever, so only ops older than the walk are visited.
+ * The table keeps no insertion-order list (op_hot.h), so walk the slabs:
+ * every record lives in one.
  */
 void ringo__ops_cancel_all(ringo_loop_t *loop)
 {
 	uint64_t end = L(loop)->next_id;
-	struct ringo__op *op, *tmp;
+	struct slab *s;
+	struct ringo__op *op;
+	int i;
 
-	HASH_ITER(hh, L(loop)->ops, op, tmp) {
-		if (op->id < end && op->state == RINGO__OP_INFLIGHT && op->complete != cancel_done)
-			ringo__op_cancel(loop, op);
+	for (s = L(loop)->slabs; s; s = s->next) {
+		for (i = 0; i < SLAB_OPS; i++) {
+			op = &s->ops[i];
+			if (op->id < end && op->state == RINGO__OP_INFLIGHT &&
+			    op->complete != cancel_done)
+				ringo__op_cancel(loop, op);
+		}
 	}
 }

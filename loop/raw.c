@@ -5,7 +5,7 @@
  */
 #include <string.h>
 
-#include "loop_internal.h"
+#include "op_hot.h"
 
 int ringo__getaddrinfo_cancel(ringo_req_t *req);
 int ringo__fs_cancel(ringo_req_t *req);
@@ -23,28 +23,18 @@ static bool user_cancelled(const struct ringo__op *op, const ringo_req_t *req)
 	       !(req->rflags & REQ_TIMED_OUT);
 }
 
-static void raw_complete(ringo_loop_t *loop, struct ringo__op *op, int res, unsigned flags)
+int ringo__raw_final_res(struct ringo__op *op, ringo_raw_t *req, int res)
 {
-	ringo_raw_t *req = op->owner;
-
-	(void)loop;
-	/* Finished before the callback runs, so the callback may reuse req. */
-	if (!(flags & RINGO_CQE_F_MORE)) {
-		req->op_id = 0;
-		/* Only requests with a deadline need their result mapped. */
-		if (req->rflags)
-			res = ringo__req_final_res((ringo_req_t *)req, res,
-						   user_cancelled(op, (ringo_req_t *)req));
-	}
-	req->cb(req, res, flags);
+	return ringo__req_final_res((ringo_req_t *)req, res,
+				    user_cancelled(op, (ringo_req_t *)req));
 }
 
-static bool in_flight(ringo_loop_t *loop, const ringo_raw_t *req)
+static inline bool in_flight(ringo_loop_t *loop, const ringo_raw_t *req)
 {
 	return req->op_id && req->loop == loop && ringo__op_find(loop, req->op_id);
 }
 
-static int check(ringo_loop_t *loop, ringo_raw_t *req, ringo_raw_cb cb)
+static inline int check(ringo_loop_t *loop, ringo_raw_t *req, ringo_raw_cb cb)
 {
 	if (!loop || !req || !cb || !(L(loop)->state & LOOP_READY))
 		return -EINVAL;
@@ -53,11 +43,24 @@ static int check(ringo_loop_t *loop, ringo_raw_t *req, ringo_raw_cb cb)
 	return 0;
 }
 
+/* The record and SQE of a raw request; NULL (-ENOMEM) without a record. */
+RINGO__HOT struct ringo_sqe *raw_sqe(ringo_loop_t *loop, ringo_raw_t *req, ringo_raw_cb cb)
+{
+	struct ringo__loop *l = L(loop);
+	struct ringo__op *op = ringo__op_take(l, ringo__raw_complete, req, NULL);
+
+	if (!op)
+		return NULL;
+	ringo__op_req_fill(l, op, loop, (ringo_req_t *)req, RINGO_REQ_RAW);
+	req->cb = cb;
+	return ringo__op_get_sqe(l, op);
+}
+
 /* Take a record for req; the caller gets its SQE. */
 static struct ringo__op *start(ringo_loop_t *loop, ringo_raw_t *req, ringo_raw_cb cb)
 {
-	struct ringo__op *op = ringo__req_op(loop, (ringo_req_t *)req, RINGO_REQ_RAW, raw_complete,
-					     NULL);
+	struct ringo__op *op = ringo__req_op(loop, (ringo_req_t *)req, RINGO_REQ_RAW,
+					     ringo__raw_complete, NULL);
 
 	if (op)
 		req->cb = cb;
@@ -93,18 +96,17 @@ static void place(struct ringo_sqe *sqe, const struct ringo_sqe *local)
 RINGO_EXTERN int ringo_submit(ringo_loop_t *loop, ringo_raw_t *req, ringo_prep_cb prep,
 			      void *arg, ringo_raw_cb cb)
 {
-	struct ringo_sqe local;
-	struct ringo__op *op;
+	struct ringo_sqe local, *sqe;
 	int ret = check(loop, req, cb);
 
 	if (!ret)
 		ret = prep_aside(&local, prep, arg);
 	if (ret)
 		return ret;
-	op = start(loop, req, cb);
-	if (!op)
+	sqe = raw_sqe(loop, req, cb);
+	if (!sqe)
 		return -ENOMEM;
-	place(ringo__op_sqe(loop, op), &local);
+	place(sqe, &local);
 	return 0;
 }
 
@@ -140,15 +142,15 @@ RINGO_EXTERN int ringo_submit_timeout(ringo_loop_t *loop, ringo_raw_t *req, ring
 
 RINGO_EXTERN int ringo_nop(ringo_loop_t *loop, ringo_raw_t *req, ringo_raw_cb cb)
 {
-	struct ringo__op *op;
+	struct ringo_sqe *sqe;
 	int ret = check(loop, req, cb);
 
 	if (ret)
 		return ret;
-	op = start(loop, req, cb);
-	if (!op)
+	sqe = raw_sqe(loop, req, cb);
+	if (!sqe)
 		return -ENOMEM;
-	ringo_prep_nop(ringo__op_sqe(loop, op));
+	ringo_prep_nop(sqe);
 	return 0;
 }
 

@@ -1445,6 +1445,45 @@ START_TEST(test_submit_timeout_sq_pressure)
 }
 END_TEST
 
+/*
+ * Linked pairs cancelled while they wait in the overflow queue (their SQEs
+ * staged outside the records): each cancelled op ends -ECANCELED once and
+ * takes its link timeout with it; the others still time out. Two rounds
+ * on the same requests, so staged SQEs freed by the first are reused.
+ */
+START_TEST(test_submit_timeout_cancel_queued)
+{
+	const int n = 24;
+	struct ringo_loop_metrics m;
+	struct treq *rs;
+	int i, round;
+
+	REQUIRE_LOOP();
+	reopen(8);
+	open_pipe();
+	rs = calloc((size_t)n, sizeof(*rs));
+	ck_assert_ptr_nonnull(rs);
+	for (round = 1; round <= 2; round++) {
+		for (i = 0; i < n; i++)
+			ck_assert_int_eq(start_read_timeout(&rs[i], 20), 0);
+		m = metrics();
+		ck_assert_uint_gt(m.sq_full_waits, 0);
+		for (i = 1; i < n; i += 2)
+			ck_assert_int_eq(ringo_cancel(AS_REQ(&rs[i].raw)), 0);
+		ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
+		for (i = 0; i < n; i++) {
+			ck_assert_msg(rs[i].calls == round, "read %d: %d callbacks", i, rs[i].calls);
+			ck_assert_msg(rs[i].res == (i % 2 ? -ECANCELED : -ETIMEDOUT), "read %d: %s",
+				      i, ringo_err_name(rs[i].res));
+			ck_assert_int_eq(ringo_cancel(AS_REQ(&rs[i].raw)), -ENOENT);
+		}
+	}
+	m = metrics();
+	ck_assert_uint_eq(m.stale_cqes, 0);
+	free(rs);
+}
+END_TEST
+
 /* ======================================================================
  * Deadlines in the timer heap: ringo_deadline
  * ====================================================================== */
@@ -1937,6 +1976,7 @@ static void add_timed(TCase *tc)
 	tcase_add_test(tc, test_submit_timeout_op_first);
 	tcase_add_test(tc, test_submit_timeout_cancel);
 	tcase_add_test(tc, test_submit_timeout_sq_pressure);
+	tcase_add_test(tc, test_submit_timeout_cancel_queued);
 	tcase_add_test(tc, test_deadline_read);
 	tcase_add_test(tc, test_deadline_op_first);
 	tcase_add_test(tc, test_deadline_then_cancel);

@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The per-operation fast path of the op records, as always-inlined pieces:
+ * the id table (uthash) add/find/delete, taking a record from the free
+ * list, filling a request's op fields and getting the op's SQE. op.c
+ * builds its entry points from them, and raw.c inlines them into
+ * ringo_nop and ringo_submit, so submitting a raw op makes no call into
+ * the record code at all. The rare sides (growing a slab, staging an SQE
+ * when the SQ is full) stay out of line in op.c.
+ */
+#ifndef RINGO_OP_HOT_H
+#define RINGO_OP_HOT_H
+
+#include "loop_internal.h"
+
+#define RINGO__HOT static inline __attribute__((always_inline))
+
+/* An op and the link timeout taken with it are staged together. */
+#define RINGO__STAGED_RESERVE 2
+
+/* op.c: a record slab or staged-SQE slab when either runs low; -ENOMEM. */
+int ringo__ops_refill(struct ringo__loop *l);
+/* op.c: the op waits for SQ room; its SQE is a staged one. */
+struct ringo_sqe *ringo__op_stage(struct ringo__loop *l, struct ringo__op *op);
+
+/* op.c: double the id table's bucket array (a bucket grew too long). */
+void ringo__table_expand(struct ringo__loop *l);
+
+/*
+ * The id table: uthash's table, buckets and handles, HASH_FIND for
+ * lookups, HASH_COUNT and HASH_CLEAR. Adds and deletes work on the bucket
+ * chains only, as HASH_ADD_TO_BKT / HASH_DEL_IN_BKT do, and skip uthash's
+ * application-order list (hh.prev, hh.next, tbl->tail): nothing walks the
+ * table in insertion order, and keeping that list cost a third of every
+ * add and delete. So HASH_ITER and HASH_DELETE must not be used on it.
+ *
+ * The sentinel (ringo__ops_init) keeps the table allocated, so l->ops is
+ * always &l->sentinel and its handle's tbl is the table. Its key is zero
+ * bytes long, so HASH_FIND never matches it either.
+ */
+RINGO__HOT UT_hash_bucket *ringo__table_bucket(const UT_hash_table *tbl, unsigned hashv)
+{
+	unsigned bkt;
+
+	HASH_TO_BKT(hashv, tbl->num_buckets, bkt);
+	return &tbl->buckets[bkt];
+}
+
+RINGO__HOT void ringo__table_add(struct ringo__loop *l, struct ringo__op *op)
+{
+	UT_hash_table *tbl = l->sentinel.hh.tbl;
+	unsigned hashv = ringo__hash_id(op->id);
+	UT_hash_bucket *b = ringo__table_bucket(tbl, hashv);
+
+	/* hh.tbl, hh.key and hh.keylen never change: set once per slab. */
+	op->hh.hashv = hashv;
+	op->hh.hh_prev = NULL;
+	op->hh.hh_next = b->hh_head;
+	if (b->hh_head)
+		b->hh_head->hh_prev = &op->hh;
+	b->hh_head = &op->hh;
+	tbl->num_items++;
+	/* uthash's rule for doubling the buckets, done out of line; a chain
+	 * shorter than the base threshold never qualifies, whatever its
+	 * bucket's expand_mult, so one compare settles the common case. */
+	if (__builtin_expect(++b->count >= HASH_BKT_CAPACITY_THRESH, 0) &&
+	    b->count >= (b->expand_mult + 1U) * HASH_BKT_CAPACITY_THRESH && !tbl->noexpand)
+		ringo__table_expand(l);
+}
+
+RINGO__HOT void ringo__table_del(struct ringo__loop *l, struct ringo__op *op)
+{
+	UT_hash_table *tbl = l->sentinel.hh.tbl;
+
+	HASH_DEL_IN_BKT(*ringo__table_bucket(tbl, op->hh.hashv), &op->hh);
+	tbl->num_items--;
+}
+
+/*
+ * HASH_FIND_BYHASHVALUE's walk of one bucket chain, with what uthash
+ * cannot know folded in: every item is a struct ringo__op (a constant
+ * offset to the handle, not tbl->hho) and its key is its id (compared
+ * directly, not through hh.key after hashv and keylen). The sentinel's id
+ * is 0, which is never looked up.
+ */
+RINGO__HOT struct ringo__op *ringo__table_find(const struct ringo__loop *l, uint64_t id)
+{
+	const UT_hash_handle *hh;
+	struct ringo__op *op;
+
+	if (__builtin_expect(id == RINGO__ID_SENTINEL, 0))
+		return NULL;
+	hh = ringo__table_bucket(l->sentinel.hh.tbl, ringo__hash_id(id))->hh_head;
+	for (; hh; hh = hh->hh_next) {
+		op = container_of(hh, struct ringo__op, hh);
+		if (op->id == id)
+			return op;
+	}
+	return NULL;
+}
+
+/* A fresh record in the table, or NULL when a slab could not be had. */
+RINGO__HOT struct ringo__op *ringo__op_take(struct ringo__loop *l, ringo__complete_fn complete,
+					    void *owner, ringo_handle_t *handle)
+{
+	struct ringo__op *op;
+
+	if (__builtin_expect(!l->free_ops || l->staged_spare < RINGO__STAGED_RESERVE, 0) &&
+	    ringo__ops_refill(l))
+		return NULL;
+	op = l->free_ops;
+	l->free_ops = op->next_free;
+	op->id = l->next_id++;
+	op->complete = complete;
+	op->owner = owner;
+	op->handle = handle;
+	op->state = RINGO__OP_INFLIGHT;
+	op->counts_active = 0;
+	ringo__table_add(l, op);
+	if (handle)
+		handle->inflight++;
+	return op;
+}
+
+/* The request owns the op: counted active until its last CQE. */
+RINGO__HOT void ringo__op_req_fill(struct ringo__loop *l, struct ringo__op *op,
+				   ringo_loop_t *loop, ringo_req_t *req, int type)
+{
+	op->counts_active = 1;
+	l->active_reqs++;
+	req->loop = loop;
+	req->type = type;
+	req->op_id = op->id;
+	req->heap_index = HEAP_NONE;
+	req->rflags = 0;
+}
+
+/* The op's SQE, user_data set: from the ring unless the op must wait. */
+RINGO__HOT struct ringo_sqe *ringo__op_get_sqe(struct ringo__loop *l, struct ringo__op *op)
+{
+	struct ringo_sqe *sqe;
+
+	/* Behind a non-empty overflow queue, an op waits its turn. */
+	if (__builtin_expect(queue_empty(&l->overflow), 1)) {
+		sqe = ringo_ring_get_sqe(&l->ring);
+		if (__builtin_expect(sqe != NULL, 1)) {
+			sqe->user_data = op->id;
+			op->sq_idx = l->ring.sq.sqe_tail - 1;
+			return sqe;
+		}
+	}
+	return ringo__op_stage(l, op);
+}
+
+#endif
