@@ -27,8 +27,9 @@ struct ringo_sqe *ringo__op_stage(struct ringo__loop *l, struct ringo__op *op);
 void ringo__table_expand(struct ringo__loop *l);
 
 /*
- * The id table: uthash's table, buckets and handles, HASH_FIND for
- * lookups, HASH_COUNT and HASH_CLEAR. Adds and deletes work on the bucket
+ * The id table: uthash's table, buckets and handles, HASH_COUNT and
+ * HASH_CLEAR; lookups walk a bucket chain as HASH_FIND_BYHASHVALUE does
+ * (ringo__table_find). Adds and deletes work on the bucket
  * chains only, as HASH_ADD_TO_BKT / HASH_DEL_IN_BKT do, and skip uthash's
  * application-order list (hh.prev, hh.next, tbl->tail): nothing walks the
  * table in insertion order, and keeping that list cost a third of every
