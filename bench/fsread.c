@@ -43,8 +43,9 @@
 #include <ringo.h>
 
 #include "bench_fs.h"
+#include "bench_sides.h"
 
-#define MAX_ROUNDS 15
+#define MAX_ROUNDS BENCH_SIDES_MAX_ROUNDS
 #define CHUNK (1U << 20)	/* fill and warm-up I/O size */
 
 /* ---- The ringo side ---------------------------------------------------- */
@@ -318,20 +319,14 @@ static double resident_pct(int fd, uint64_t size)
 
 typedef int (*fsread_fn)(const struct bench_fsread_cfg *cfg, struct bench_fsread_result *res);
 
-struct side {
-	const char *name;
-	fsread_fn run;
-	double rate[MAX_ROUNDS];
-	double cpu[MAX_ROUNDS];	/* CPU ns per operation */
-	double median, min, max, cpu_median;
-};
-
-static int run_side(struct side *s, const struct bench_fsread_cfg *cfg, int i)
+static int run_side(const struct bench_side *s, const void *arg, int i, double *rate,
+		    double *cpu_ns)
 {
+	const struct bench_fsread_cfg *cfg = arg;
 	struct bench_fsread_result res;
 	int ret;
 
-	ret = s->run(cfg, &res);
+	ret = ((fsread_fn)s->impl)(cfg, &res);
 	if (ret < 0) {
 		fprintf(stderr, "fsread: %s: %s\n", s->name, ringo_strerror(ret));
 		return ret;
@@ -341,99 +336,18 @@ static int run_side(struct side *s, const struct bench_fsread_cfg *cfg, int i)
 			(unsigned long long)res.errors);
 		return -EBADMSG;
 	}
+	*rate = res.reads_per_sec;
+	*cpu_ns = res.cpu_ns;
 	if (i < 0) {
 		fprintf(stderr, "fsread: warmup %-8s %.0f reads/s\n", s->name, res.reads_per_sec);
 		return 0;
 	}
-	s->rate[i] = res.reads_per_sec;
-	s->cpu[i] = res.cpu_ns;
 	fprintf(stderr, "fsread: run=%d  %-8s %.0f reads/s (%llu reads", i, s->name,
 		res.reads_per_sec, (unsigned long long)res.reads);
 	if (res.enters)
 		fprintf(stderr, ", %.1f per enter", (double)res.reads / (double)res.enters);
 	fprintf(stderr, ", %.0f cpu ns/read)\n", res.cpu_ns);
 	return 0;
-}
-
-static int run_sides(struct side *s, unsigned n, const struct bench_fsread_cfg *cfg,
-		     unsigned rounds)
-{
-	unsigned r, k, j;
-	int ret;
-
-	for (k = 0; k < n; k++) {
-		ret = run_side(&s[k], cfg, -1);
-		if (ret < 0)
-			return ret;
-	}
-	for (r = 0; r < rounds; r++) {
-		for (j = 0; j < n; j++) {
-			k = r % 2 ? n - 1 - j : j;
-			ret = run_side(&s[k], cfg, (int)r);
-			if (ret < 0)
-				return ret;
-		}
-	}
-	for (k = 0; k < n; k++) {
-		s[k].cpu_median = bench_median(s[k].cpu, rounds);
-		s[k].median = bench_median(s[k].rate, rounds);	/* sorts */
-		s[k].min = s[k].rate[0];
-		s[k].max = s[k].rate[rounds - 1];
-		fprintf(stderr, "fsread: %-8s median %.0f reads/s, min %.0f, max %.0f; "
-			"cpu %.0f ns/op (%.0f..%.0f)\n", s[k].name, s[k].median, s[k].min, s[k].max,
-			s[k].cpu_median, s[k].cpu[0], s[k].cpu[rounds - 1]);
-	}
-	return 0;
-}
-
-static const struct side *find_side(const struct side *s, unsigned n, const char *name)
-{
-	unsigned k;
-
-	for (k = 0; k < n; k++)
-		if (!strcmp(s[k].name, name))
-			return &s[k];
-	return NULL;
-}
-
-static void print_line(const struct side *s, unsigned n)
-{
-	static const char *const peers[] = { "libuv", "liburing" };
-	struct bench_line line = { 0 };
-	const struct side *p;
-	char key[32];
-	unsigned i;
-
-	bench_kv(&line, "reads_per_sec", "%.0f", s[0].median);
-	for (i = 0; i < 2; i++) {
-		p = find_side(s, n, peers[i]);
-		if (p)
-			bench_kv(&line, peers[i], "%.0f", p->median);
-		else
-			bench_kv(&line, peers[i], "absent");
-	}
-	for (i = 0; i < 2; i++) {
-		p = find_side(s, n, peers[i]);
-		snprintf(key, sizeof(key), "ratio_%s", peers[i]);
-		if (p)
-			bench_kv(&line, key, "%.3f", p->median > 0 ? s[0].median / p->median : 0);
-	}
-	/* CPU per op; cpu_ratio_X = X's CPU / ringo's, > 1: ringo is cheaper. */
-	bench_kv(&line, "cpu_ns", "%.0f", s[0].cpu_median);
-	for (i = 0; i < 2; i++) {
-		p = find_side(s, n, peers[i]);
-		snprintf(key, sizeof(key), "%s_cpu_ns", peers[i]);
-		if (p)
-			bench_kv(&line, key, "%.0f", p->cpu_median);
-	}
-	for (i = 0; i < 2; i++) {
-		p = find_side(s, n, peers[i]);
-		snprintf(key, sizeof(key), "cpu_ratio_%s", peers[i]);
-		if (p)
-			bench_kv(&line, key, "%.3f",
-				 s[0].cpu_median > 0 ? p->cpu_median / s[0].cpu_median : 0);
-	}
-	bench_line_end(&line);
 }
 
 /* ---- main -------------------------------------------------------------- */
@@ -476,37 +390,16 @@ static int parse(int argc, char **argv, struct args *a)
 	return 0;
 }
 
-/* The sides built into this binary, ringo first; --only keeps one. */
-static unsigned pick_sides(struct side *s, unsigned only)
-{
-	unsigned n = 0;
-
-	s[n++] = (struct side){ .name = "ringo", .run = bench_fsread_ringo };
-	if (only == 2 || !only) {
-#ifdef HAVE_LIBUV
-		s[n++] = (struct side){ .name = "libuv", .run = bench_fsread_libuv };
-#endif
-	}
-	if (only == 3 || !only) {
-#ifdef HAVE_LIBURING
-		s[n++] = (struct side){ .name = "liburing", .run = bench_fsread_liburing };
-#endif
-	}
-	if (only > 1) {
-		if (n < 2)
-			return 0;
-		s[0] = s[1];
-		n = 1;
-	}
-	return n;
-}
-
 int main(int argc, char **argv)
 {
 	struct args a = { .seconds = 1, .warmup = 0.2, .rounds = 5, .entries = 256,
 			  .inflight = 64, .size_mb = 256 };
 	struct bench_fsread_cfg cfg = { 0 };
-	struct side s[3];
+	static const void *const impls[3] = {
+		(const void *)bench_fsread_ringo, PEER_LIBUV(bench_fsread_libuv),
+		PEER_LIBURING(bench_fsread_liburing)
+	};
+	struct bench_side s[BENCH_SIDES_MAX];
 	char dir[PATH_MAX];
 	unsigned n, ring_flags = 0;
 	uint64_t size;
@@ -515,7 +408,7 @@ int main(int argc, char **argv)
 	ret = parse(argc, argv, &a);
 	if (ret)
 		return ret < 0 ? 2 : 0;
-	n = pick_sides(s, a.only);
+	n = bench_sides_pick(s, impls, a.only);
 	if (!n) {
 		fprintf(stderr, "fsread: that peer is not built\n");
 		return 2;
@@ -546,7 +439,7 @@ int main(int argc, char **argv)
 	fprintf(stderr, "fsread: %u MiB file, %.1f%% cached; ring flags 0x%x, sq %u, cq %u, "
 		"%u in flight\n", a.size_mb, resident_pct(fd, size), ring_flags, cfg.entries,
 		cfg.cq_entries, cfg.inflight);
-	ret = run_sides(s, n, &cfg, a.rounds);
+	ret = bench_sides_run(s, n, run_side, &cfg, a.rounds, true, "fsread", "reads/s");
 	close(fd);
 	if (ret < 0)
 		return 1;
@@ -554,6 +447,6 @@ int main(int argc, char **argv)
 		printf("%s_reads_per_sec=%.0f\n", s[0].name, s[0].median);
 		return 0;
 	}
-	print_line(s, n);
+	bench_sides_print(s, n, "reads_per_sec");
 	return 0;
 }

@@ -31,8 +31,9 @@
 #include <ringo.h>
 
 #include "bench_fs.h"
+#include "bench_sides.h"
 
-#define MAX_ROUNDS 15
+#define MAX_ROUNDS BENCH_SIDES_MAX_ROUNDS
 
 /* ---- The ringo side ---------------------------------------------------- */
 
@@ -182,20 +183,14 @@ static int probe_loop_ring(struct bench_fsstat_cfg *cfg)
 
 typedef int (*fsstat_fn)(const struct bench_fsstat_cfg *cfg, struct bench_fsstat_result *res);
 
-struct side {
-	const char *name;
-	fsstat_fn run;
-	double rate[MAX_ROUNDS];
-	double cpu[MAX_ROUNDS];	/* CPU ns per operation */
-	double median, min, max, cpu_median;
-};
-
-static int run_side(struct side *s, const struct bench_fsstat_cfg *cfg, unsigned i)
+static int run_side(const struct bench_side *s, const void *arg, int i, double *rate,
+		    double *cpu_ns)
 {
+	const struct bench_fsstat_cfg *cfg = arg;
 	struct bench_fsstat_result res;
 	int ret;
 
-	ret = s->run(cfg, &res);
+	ret = ((fsstat_fn)s->impl)(cfg, &res);
 	if (ret < 0) {
 		fprintf(stderr, "fsstat: %s: %s\n", s->name, ringo_strerror(ret));
 		return ret;
@@ -205,87 +200,11 @@ static int run_side(struct side *s, const struct bench_fsstat_cfg *cfg, unsigned
 			(unsigned long long)res.errors, (unsigned long long)res.stats, cfg->count);
 		return -EBADMSG;
 	}
-	s->rate[i] = res.stats_per_sec;
-	s->cpu[i] = res.cpu_ns;
-	fprintf(stderr, "fsstat: run=%u  %-8s %.0f stats/s, %.0f cpu ns/stat\n", i, s->name,
+	*rate = res.stats_per_sec;
+	*cpu_ns = res.cpu_ns;
+	fprintf(stderr, "fsstat: run=%d  %-8s %.0f stats/s, %.0f cpu ns/stat\n", i, s->name,
 		res.stats_per_sec, res.cpu_ns);
 	return 0;
-}
-
-static int run_sides(struct side *s, unsigned n, const struct bench_fsstat_cfg *cfg,
-		     unsigned rounds)
-{
-	unsigned r, k, j;
-	int ret;
-
-	for (r = 0; r < rounds; r++) {
-		for (j = 0; j < n; j++) {
-			k = r % 2 ? n - 1 - j : j;
-			ret = run_side(&s[k], cfg, r);
-			if (ret < 0)
-				return ret;
-		}
-	}
-	for (k = 0; k < n; k++) {
-		s[k].cpu_median = bench_median(s[k].cpu, rounds);
-		s[k].median = bench_median(s[k].rate, rounds);	/* sorts */
-		s[k].min = s[k].rate[0];
-		s[k].max = s[k].rate[rounds - 1];
-		fprintf(stderr, "fsstat: %-8s median %.0f stats/s, min %.0f, max %.0f; "
-			"cpu %.0f ns/op (%.0f..%.0f)\n", s[k].name, s[k].median, s[k].min, s[k].max,
-			s[k].cpu_median, s[k].cpu[0], s[k].cpu[rounds - 1]);
-	}
-	return 0;
-}
-
-static const struct side *find_side(const struct side *s, unsigned n, const char *name)
-{
-	unsigned k;
-
-	for (k = 0; k < n; k++)
-		if (!strcmp(s[k].name, name))
-			return &s[k];
-	return NULL;
-}
-
-static void print_line(const struct side *s, unsigned n)
-{
-	static const char *const peers[] = { "libuv", "liburing" };
-	struct bench_line line = { 0 };
-	const struct side *p;
-	char key[32];
-	unsigned i;
-
-	bench_kv(&line, "stats_per_sec", "%.0f", s[0].median);
-	for (i = 0; i < 2; i++) {
-		p = find_side(s, n, peers[i]);
-		if (p)
-			bench_kv(&line, peers[i], "%.0f", p->median);
-		else
-			bench_kv(&line, peers[i], "absent");
-	}
-	for (i = 0; i < 2; i++) {
-		p = find_side(s, n, peers[i]);
-		snprintf(key, sizeof(key), "ratio_%s", peers[i]);
-		if (p)
-			bench_kv(&line, key, "%.3f", p->median > 0 ? s[0].median / p->median : 0);
-	}
-	/* CPU per op; cpu_ratio_X = X's CPU / ringo's, > 1: ringo is cheaper. */
-	bench_kv(&line, "cpu_ns", "%.0f", s[0].cpu_median);
-	for (i = 0; i < 2; i++) {
-		p = find_side(s, n, peers[i]);
-		snprintf(key, sizeof(key), "%s_cpu_ns", peers[i]);
-		if (p)
-			bench_kv(&line, key, "%.0f", p->cpu_median);
-	}
-	for (i = 0; i < 2; i++) {
-		p = find_side(s, n, peers[i]);
-		snprintf(key, sizeof(key), "cpu_ratio_%s", peers[i]);
-		if (p)
-			bench_kv(&line, key, "%.3f",
-				 s[0].cpu_median > 0 ? p->cpu_median / s[0].cpu_median : 0);
-	}
-	bench_line_end(&line);
 }
 
 /* ---- main -------------------------------------------------------------- */
@@ -320,30 +239,6 @@ static int parse(int argc, char **argv, struct args *a)
 		return -EINVAL;
 	}
 	return 0;
-}
-
-static unsigned pick_sides(struct side *s, unsigned only)
-{
-	unsigned n = 0;
-
-	s[n++] = (struct side){ .name = "ringo", .run = bench_fsstat_ringo };
-	if (only == 2 || !only) {
-#ifdef HAVE_LIBUV
-		s[n++] = (struct side){ .name = "libuv", .run = bench_fsstat_libuv };
-#endif
-	}
-	if (only == 3 || !only) {
-#ifdef HAVE_LIBURING
-		s[n++] = (struct side){ .name = "liburing", .run = bench_fsstat_liburing };
-#endif
-	}
-	if (only > 1) {
-		if (n < 2)
-			return 0;
-		s[0] = s[1];
-		n = 1;
-	}
-	return n;
 }
 
 /* The file to stat, 4 KiB, in a directory of our own. */
@@ -381,7 +276,11 @@ int main(int argc, char **argv)
 			  .rounds = 11, .entries = 256 };
 	struct bench_fsstat_cfg cfg = { 0 };
 	char dir[PATH_MAX], path[PATH_MAX];
-	struct side s[3];
+	static const void *const impls[3] = {
+		(const void *)bench_fsstat_ringo, PEER_LIBUV(bench_fsstat_libuv),
+		PEER_LIBURING(bench_fsstat_liburing)
+	};
+	struct bench_side s[BENCH_SIDES_MAX];
 	struct stat st;
 	unsigned n;
 	int ret;
@@ -389,7 +288,7 @@ int main(int argc, char **argv)
 	ret = parse(argc, argv, &a);
 	if (ret)
 		return ret < 0 ? 2 : 0;
-	n = pick_sides(s, a.only);
+	n = bench_sides_pick(s, impls, a.only);
 	if (!n) {
 		fprintf(stderr, "fsstat: that peer is not built\n");
 		return 2;
@@ -413,7 +312,7 @@ int main(int argc, char **argv)
 	cfg.size = (uint64_t)st.st_size;
 	fprintf(stderr, "fsstat: %s, %u stats, %u in flight, ring flags 0x%x\n", path, cfg.count,
 		cfg.inflight, cfg.ring_flags);
-	ret = run_sides(s, n, &cfg, a.rounds);
+	ret = bench_sides_run(s, n, run_side, &cfg, a.rounds, false, "fsstat", "stats/s");
 	unlink(path);
 	rmdir(dir);
 	if (ret < 0)
@@ -422,6 +321,6 @@ int main(int argc, char **argv)
 		printf("%s_stats_per_sec=%.0f\n", s[0].name, s[0].median);
 		return 0;
 	}
-	print_line(s, n);
+	bench_sides_print(s, n, "stats_per_sec");
 	return 0;
 }
