@@ -379,6 +379,13 @@ static int enable_ring(struct ringo__loop *l)
 	if (ret)
 		return ret;
 	l->state |= LOOP_ENABLED;
+	/*
+	 * With SINGLE_ISSUER this thread is now the only one that may submit,
+	 * so the ring fd can be registered for it: every io_uring_enter then
+	 * skips the fd lookup (5.18+; without it, enter by fd as before).
+	 */
+	if (l->ring.flags & RINGO_SETUP_SINGLE_ISSUER)
+		(void)ringo_ring_register_ring_fd(&l->ring);
 	return 0;
 }
 

@@ -15,6 +15,43 @@ static int reg(struct ringo_ring *ring, unsigned opcode, const void *arg, unsign
 	return ringo__sys_register(ring->fd, opcode, arg, nr);
 }
 
+RINGO_EXTERN int ringo_ring_register_ring_fd(struct ringo_ring *ring)
+{
+	/* offset -1: the kernel picks a free slot and writes it back. */
+	struct ringo_rsrc_update up = { .offset = UINT32_MAX };
+	int ret;
+
+	if (!ring || !ring->sq.ring_ptr)
+		return -EINVAL;
+	if (ring->enter_flags & RINGO_ENTER_REGISTERED_RING)
+		return -EEXIST;
+	up.data = (uint64_t)ring->fd;
+	ret = reg(ring, RINGO_REGISTER_RING_FDS, &up, 1);
+	if (ret < 0)
+		return ret;
+	if (ret != 1)
+		return -EINVAL;
+	ring->enter_fd = (int)up.offset;
+	ring->enter_flags = RINGO_ENTER_REGISTERED_RING;
+	return 0;
+}
+
+RINGO_EXTERN int ringo_ring_unregister_ring_fd(struct ringo_ring *ring)
+{
+	struct ringo_rsrc_update up = { 0 };
+	int ret;
+
+	if (!ring || !ring->sq.ring_ptr || !(ring->enter_flags & RINGO_ENTER_REGISTERED_RING))
+		return -EINVAL;
+	up.offset = (uint32_t)ring->enter_fd;
+	ret = reg(ring, RINGO_UNREGISTER_RING_FDS, &up, 1);
+	if (ret < 0)
+		return ret;
+	ring->enter_fd = ring->fd;
+	ring->enter_flags = 0;
+	return 0;
+}
+
 RINGO_EXTERN int ringo_ring_register_files(struct ringo_ring *ring, const int *fds, unsigned nr)
 {
 	if (!fds || !nr)

@@ -138,6 +138,7 @@ RINGO_EXTERN int ringo_ring_init_params(struct ringo_ring *ring, unsigned entrie
 		ret = ring->fd;
 		goto err;
 	}
+	ring->enter_fd = ring->fd;
 	ring->flags = p->flags;
 	ring->features = p->features;
 	ret = map_rings(ring, p);
@@ -178,6 +179,10 @@ RINGO_EXTERN void ringo_ring_exit(struct ringo_ring *ring)
 {
 	if (!ring || !ring->sq.ring_ptr)
 		return;
+	/* A registered ring fd holds a reference to the ring: the ring would
+	 * live on until this thread exits. */
+	if (ring->enter_flags & RINGO_ENTER_REGISTERED_RING)
+		ringo_ring_unregister_ring_fd(ring);
 	unmap_rings(ring);
 	close(ring->fd);
 	memset(ring, 0, sizeof(*ring));

@@ -1309,6 +1309,11 @@ START_TEST(test_default_ring_flags)
 		TEST_SKIP("DEFER_TASKRUN needs 6.1");
 	ck_assert_uint_ne(ring->flags & RINGO_SETUP_DEFER_TASKRUN, 0);
 	ck_assert_uint_ne(ring->flags & RINGO_SETUP_SINGLE_ISSUER, 0);
+	/* The first run enables the ring and registers its fd for this
+	 * thread, the only one SINGLE_ISSUER lets submit. */
+	ck_assert_uint_eq(ring->enter_flags, 0);
+	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_NOWAIT), 0);
+	ck_assert_uint_eq(ring->enter_flags, RINGO_ENTER_REGISTERED_RING);
 }
 END_TEST
 

@@ -721,6 +721,59 @@ static uint64_t eventfd_value(int efd)
 	return v;
 }
 
+/*
+ * A registered ring fd: enters go by its index (shown by closing the fd
+ * number itself: NOPs still go through), registering twice is -EEXIST,
+ * unregistering goes back to the fd.
+ */
+START_TEST(test_register_ring_fd)
+{
+	struct ringo_ring ring;
+	struct ringo_sqe *sqe;
+	int ret, fd, spare;
+
+	TEST_RING_INIT(&ring, 8, 0);
+	ret = ringo_ring_register_ring_fd(&ring);
+	if (ret == -EINVAL && !test_kernel_at_least(5, 18)) {
+		ringo_ring_exit(&ring);
+		TEST_SKIP("registered ring fds need Linux 5.18");
+	}
+	ck_assert_int_eq(ret, 0);
+	ck_assert_uint_eq(ring.enter_flags, RINGO_ENTER_REGISTERED_RING);
+	ck_assert_int_ge(ring.enter_fd, 0);
+	ck_assert_int_eq(ringo_ring_register_ring_fd(&ring), -EEXIST);
+
+	/* With the fd number closed, only the registered index reaches the ring. */
+	fd = ring.fd;
+	spare = dup(fd);
+	ck_assert_int_ge(spare, 0);
+	ck_assert_int_eq(close(fd), 0);
+	sqe = test_get_sqe(&ring);
+	ringo_prep_nop(sqe);
+	ringo_sqe_set_data64(sqe, 11);
+	test_submit_expect(&ring, 11, 0);
+	ck_assert_int_eq(dup2(spare, fd), fd);
+	ck_assert_int_eq(close(spare), 0);
+
+	ck_assert_int_eq(ringo_ring_unregister_ring_fd(&ring), 0);
+	ck_assert_uint_eq(ring.enter_flags, 0);
+	ck_assert_int_eq(ring.enter_fd, ring.fd);
+	ck_assert_int_eq(ringo_ring_unregister_ring_fd(&ring), -EINVAL);
+	sqe = test_get_sqe(&ring);
+	ringo_prep_nop(sqe);
+	ringo_sqe_set_data64(sqe, 12);
+	test_submit_expect(&ring, 12, 0);
+
+	ck_assert_int_eq(ringo_ring_register_ring_fd(NULL), -EINVAL);
+	ck_assert_int_eq(ringo_ring_unregister_ring_fd(NULL), -EINVAL);
+	/* Exit unregisters a registered fd itself. */
+	ck_assert_int_eq(ringo_ring_register_ring_fd(&ring), 0);
+	ringo_ring_exit(&ring);
+	ck_assert_int_eq(ring.fd, -1);
+	ck_assert_uint_eq(ring.enter_flags, 0);
+}
+END_TEST
+
 START_TEST(test_eventfd)
 {
 	struct ringo_ring ring;
@@ -1562,6 +1615,7 @@ static Suite *suite(void)
 	tcase_add_test(setup, test_attach_wq);
 	tcase_add_test(setup, test_probe);
 	tcase_add_test(setup, test_eventfd);
+	tcase_add_test(setup, test_register_ring_fd);
 	tcase_add_test(setup, test_napi);
 	tcase_add_test(setup, test_enable_and_iowq_limits);
 	tcase_add_test(setup, test_sqpoll_affinity);

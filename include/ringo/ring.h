@@ -76,6 +76,9 @@ struct ringo_ring {
 	unsigned flags;		/* RINGO_SETUP_* the ring was created with */
 	unsigned features;	/* RINGO_FEAT_* the kernel reported */
 	int fd;			/* ring fd; -1 once exited */
+	int enter_fd;		/* what io_uring_enter gets: fd, or its registered
+				 * index (ringo_ring_register_ring_fd) */
+	unsigned enter_flags;	/* RINGO_ENTER_REGISTERED_RING while registered */
 };
 
 /*
@@ -155,6 +158,19 @@ RINGO_EXTERN unsigned ringo_ring_features(const struct ringo_ring *ring);
 /* ---- Registration (ring_register.c) ---------------------------------- */
 
 /* Register `nr` fds as direct descriptors 0..nr-1 (-1 leaves a slot empty). */
+/*
+ * Register the ring's own fd with the kernel (5.18+): io_uring_enter then
+ * takes its index with RINGO_ENTER_REGISTERED_RING and skips the fd-table
+ * lookup and reference count of every call. The registration belongs to
+ * the calling thread: enter from that thread only until
+ * ringo_ring_unregister_ring_fd (ringo_ring_exit does it too, and must
+ * then run on that thread). 0, -EEXIST if already registered, -EINVAL for
+ * a bad ring (or a kernel without it), or the kernel's -errno.
+ */
+RINGO_EXTERN int ringo_ring_register_ring_fd(struct ringo_ring *ring);
+/* Back to entering by fd. 0, or -EINVAL when not registered. */
+RINGO_EXTERN int ringo_ring_unregister_ring_fd(struct ringo_ring *ring);
+
 RINGO_EXTERN int ringo_ring_register_files(struct ringo_ring *ring, const int *fds, unsigned nr);
 /* Register an empty table of `nr` direct descriptors (5.19); -EBUSY when a
  * table is already registered. */
