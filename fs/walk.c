@@ -145,10 +145,9 @@ static void stop(struct ringo__walk *w, int status)
 			ringo_cancel((ringo_req_t *)&w->slots[i].fs);
 }
 
-static void finish(struct ringo__walk *w)
+/* Every reader's fd is -1 or open, its buf NULL or allocated (walk_new). */
+static void walk_free(struct ringo__walk *w)
 {
-	ringo_fs_walk_t *req = w->req;
-	int status = w->status;
 	unsigned i;
 
 	for (i = 0; i < RINGO_FS_WALK_DIRS; i++) {
@@ -158,6 +157,14 @@ static void finish(struct ringo__walk *w)
 	}
 	free(w->stack);
 	free(w);
+}
+
+static void finish(struct ringo__walk *w)
+{
+	ringo_fs_walk_t *req = w->req;
+	int status = w->status;
+
+	walk_free(w);
 	req->walk_ = NULL;
 	req->op_id = 0;
 	L(req->loop)->active_reqs--;
@@ -406,19 +413,18 @@ static struct ringo__walk *walk_new(ringo_fs_walk_t *req)
 	for (i = 0; i < RINGO_FS_WALK_DIRS; i++) {
 		w->readers[i].w = w;
 		w->readers[i].fd = -1;
+	}
+	for (i = 0; i < RINGO_FS_WALK_DIRS; i++) {
 		/* 8-aligned for the dirent records (d_ino is a u64). */
 		w->readers[i].buf = aligned_alloc(8, RINGO_FS_WALK_DIRBUF);
-		if (!w->readers[i].buf)
-			goto err;
+		if (!w->readers[i].buf) {
+			walk_free(w);
+			return NULL;
+		}
 	}
 	for (i = 0; i < RINGO_FS_WALK_STATS; i++)
 		w->slots[i].next_free = i + 1 < RINGO_FS_WALK_STATS ? (int)i + 1 : -1;
 	return w;
-err:
-	for (i = 0; i < RINGO_FS_WALK_DIRS; i++)
-		free(w->readers[i].buf);
-	free(w);
-	return NULL;
 }
 
 RINGO_EXTERN int ringo_fs_walk(ringo_loop_t *loop, ringo_fs_walk_t *req, const char *root,
@@ -450,9 +456,7 @@ RINGO_EXTERN int ringo_fs_walk(ringo_loop_t *loop, ringo_fs_walk_t *req, const c
 	ret = ringo__fs_lstat_at(loop, &s->fs, AT_FDCWD, root, stat_done);
 	if (ret) {
 		req->walk_ = NULL;
-		for (unsigned i = 0; i < RINGO_FS_WALK_DIRS; i++)
-			free(w->readers[i].buf);
-		free(w);
+		walk_free(w);
 		return ret;
 	}
 	s->r = NULL;

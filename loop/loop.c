@@ -41,10 +41,16 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* The loop time (ms) from a CLOCK_MONOTONIC reading. */
+static void set_now(struct ringo__loop *l, uint64_t ns)
+{
+	l->now_ms = ns / 1000000ULL;
+}
+
 RINGO_EXTERN void ringo_update_time(ringo_loop_t *loop)
 {
 	if (loop)
-		L(loop)->now_ms = mono_ns() / 1000000ULL;
+		set_now(L(loop), mono_ns());
 }
 
 RINGO_EXTERN uint64_t ringo_now(const ringo_loop_t *loop)
@@ -228,7 +234,7 @@ static int enter(struct ringo__loop *l, bool block, uint64_t deadline, uint64_t 
 		t1 = mono_ns();
 		l->metrics.wait_ns += t1 - t0;
 		/* Callbacks after a wait see the time they run at. */
-		l->now_ms = t1 / 1000000ULL;
+		set_now(l, t1);
 	}
 	if (ret > 0)
 		l->metrics.submitted += (unsigned)ret;
@@ -291,7 +297,7 @@ static int iterate(ringo_loop_t *loop, ringo_run_mode mode)
 
 	l->metrics.iterations++;
 	t0 = mono_ns();
-	l->now_ms = t0 / 1000000ULL;
+	set_now(l, t0);
 	/* A timer due now means callbacks run before the wait: then enter()
 	 * must read the clock again, or the wait would be measured (and its
 	 * time limit computed) from before them. */
