@@ -128,6 +128,7 @@ struct ringo__loop {
 	void *slabs;			/* record slabs, freed at close */
 	struct ringo__staged *free_staged; /* spare overflow SQEs */
 	unsigned staged_spare;		/* how many: >= 2 after each ringo__op_new */
+	unsigned table_grow;		/* an add found a chain long enough to double */
 	void *staged_slabs;		/* their slabs, freed at close */
 	uint64_t next_id;
 	struct ringo_queue overflow;	/* staged SQEs waiting for SQ room (FIFO) */

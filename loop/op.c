@@ -131,18 +131,22 @@ static int grow(struct ringo__loop *l)
  * a failed doubling here leaves every item in the smaller table: longer
  * chains, still correct; the next add to a long bucket tries again.
  */
-__attribute__((noinline, cold)) void ringo__table_expand(struct ringo__loop *l)
+static void table_expand(struct ringo__loop *l)
 {
 	UT_hash_table *tbl = l->sentinel.hh.tbl;
 	int oomed = 0;
 
+	l->table_grow = 0;
 	HASH_EXPAND_BUCKETS(hh, tbl, oomed);
 	(void)oomed;
 }
 
-/* The rare side of taking a record: a slab of records or staged SQEs. */
+/* The rare side of taking a record: a slab of records or staged SQEs,
+ * or the id table's doubling that an add asked for. */
 __attribute__((noinline, cold)) int ringo__ops_refill(struct ringo__loop *l)
 {
+	if (l->table_grow)
+		table_expand(l);
 	if (!l->free_ops && grow(l))
 		return -ENOMEM;
 	if (l->staged_spare < RINGO__STAGED_RESERVE && grow_staged(l))
@@ -260,11 +264,16 @@ unsigned ringo__ops_flush_overflow(ringo_loop_t *loop)
 }
 
 /* Out of the table: from here on a CQE for this id is stale. */
-HOT void unlink_op(struct ringo__loop *l, struct ringo__op *op)
+HOT void unlink_in(struct ringo__loop *l, UT_hash_bucket *b, struct ringo__op *op)
 {
-	ringo__table_del(l, op);
+	ringo__table_del(l, b, op);
 	if (op->counts_active)
 		l->active_reqs--;
+}
+
+HOT void unlink_op(struct ringo__loop *l, struct ringo__op *op)
+{
+	unlink_in(l, ringo__table_bucket(l->sentinel.hh.tbl, op->hh.hashv), op);
 }
 
 HOT void recycle(struct ringo__loop *l, struct ringo__op *op)
@@ -312,7 +321,8 @@ void ringo__raw_complete(ringo_loop_t *loop, struct ringo__op *op, int res, unsi
  */
 HOT void dispatch(ringo_loop_t *loop, struct ringo__loop *l, const struct ringo_cqe *cqe)
 {
-	struct ringo__op *op = ringo__table_find(l, cqe->user_data);
+	UT_hash_bucket *b;
+	struct ringo__op *op = ringo__table_find_in(l, cqe->user_data, &b);
 	unsigned flags = cqe->flags;
 	int res = cqe->res;
 
@@ -320,14 +330,13 @@ HOT void dispatch(ringo_loop_t *loop, struct ringo__loop *l, const struct ringo_
 		l->metrics.stale_cqes++;
 		return;
 	}
-	l->metrics.completions++;
 	if (__builtin_expect(op->state == RINGO__OP_VOIDED, 0))
 		res = -ECANCELED;
 	if (flags & RINGO_CQE_F_MORE) {
 		op->complete(loop, op, res, flags);
 		return;
 	}
-	unlink_op(l, op);
+	unlink_in(l, b, op);
 	if (op->complete == ringo__raw_complete)
 		raw_finish(op, res, flags);
 	else
@@ -344,11 +353,14 @@ unsigned ringo__ops_dispatch_ready(ringo_loop_t *loop, unsigned max)
 {
 	struct ringo__loop *l = L(loop);
 	unsigned head = *l->ring.cq.khead, n = ringo_ring_cq_ready(&l->ring), i;
+	uint64_t stale = l->metrics.stale_cqes;
 
 	if (n > max)
 		n = max;
 	for (i = 0; i < n; i++)
 		dispatch(loop, l, &l->ring.cq.cqes[(head + i) & l->ring.cq.ring_mask]);
+	/* Counted per batch: every CQE that was not stale completed an op. */
+	l->metrics.completions += n - (l->metrics.stale_cqes - stale);
 	return n;
 }
 

@@ -18,13 +18,11 @@
 /* An op and the link timeout taken with it are staged together. */
 #define RINGO__STAGED_RESERVE 2
 
-/* op.c: a record slab or staged-SQE slab when either runs low; -ENOMEM. */
+/* op.c: a record slab or staged-SQE slab when either runs low, and the
+ * id table's doubling when an add asked for it; -ENOMEM. */
 int ringo__ops_refill(struct ringo__loop *l);
 /* op.c: the op waits for SQ room; its SQE is a staged one. */
 struct ringo_sqe *ringo__op_stage(struct ringo__loop *l, struct ringo__op *op);
-
-/* op.c: double the id table's bucket array (a bucket grew too long). */
-void ringo__table_expand(struct ringo__loop *l);
 
 /*
  * The id table: uthash's table, buckets and handles, HASH_COUNT and
@@ -61,20 +59,20 @@ RINGO__HOT void ringo__table_add(struct ringo__loop *l, struct ringo__op *op)
 		b->hh_head->hh_prev = &op->hh;
 	b->hh_head = &op->hh;
 	tbl->num_items++;
-	/* uthash's rule for doubling the buckets, done out of line; a chain
-	 * shorter than the base threshold never qualifies, whatever its
-	 * bucket's expand_mult, so one compare settles the common case. */
+	/* uthash's rule for doubling the buckets; a chain shorter than the
+	 * base threshold never qualifies, whatever its bucket's expand_mult,
+	 * so one compare settles the common case. The doubling itself waits
+	 * for the next op's start (ringo__ops_refill): an add never calls
+	 * out, so the fast paths built on it need no saved registers. */
 	if (__builtin_expect(++b->count >= HASH_BKT_CAPACITY_THRESH, 0) &&
 	    b->count >= (b->expand_mult + 1U) * HASH_BKT_CAPACITY_THRESH && !tbl->noexpand)
-		ringo__table_expand(l);
+		l->table_grow = 1;
 }
 
-RINGO__HOT void ringo__table_del(struct ringo__loop *l, struct ringo__op *op)
+RINGO__HOT void ringo__table_del(struct ringo__loop *l, UT_hash_bucket *b, struct ringo__op *op)
 {
-	UT_hash_table *tbl = l->sentinel.hh.tbl;
-
-	HASH_DEL_IN_BKT(*ringo__table_bucket(tbl, op->hh.hashv), &op->hh);
-	tbl->num_items--;
+	HASH_DEL_IN_BKT(*b, &op->hh);
+	l->sentinel.hh.tbl->num_items--;
 }
 
 /*
@@ -82,17 +80,19 @@ RINGO__HOT void ringo__table_del(struct ringo__loop *l, struct ringo__op *op)
  * cannot know folded in: every item is a struct ringo__op (a constant
  * offset to the handle, not tbl->hho) and its key is its id (compared
  * directly, not through hh.key after hashv and keylen). The sentinel's id
- * is 0, which is never looked up.
+ * is 0, which is never looked up. The chain's bucket is left in *bp, so
+ * a delete that follows need not hash again.
  */
-RINGO__HOT struct ringo__op *ringo__table_find(const struct ringo__loop *l, uint64_t id)
+RINGO__HOT struct ringo__op *ringo__table_find_in(const struct ringo__loop *l, uint64_t id,
+						  UT_hash_bucket **bp)
 {
 	const UT_hash_handle *hh;
 	struct ringo__op *op;
 
 	if (__builtin_expect(id == RINGO__ID_SENTINEL, 0))
 		return NULL;
-	hh = ringo__table_bucket(l->sentinel.hh.tbl, ringo__hash_id(id))->hh_head;
-	for (; hh; hh = hh->hh_next) {
+	*bp = ringo__table_bucket(l->sentinel.hh.tbl, ringo__hash_id(id));
+	for (hh = (*bp)->hh_head; hh; hh = hh->hh_next) {
 		op = container_of(hh, struct ringo__op, hh);
 		if (op->id == id)
 			return op;
@@ -100,16 +100,19 @@ RINGO__HOT struct ringo__op *ringo__table_find(const struct ringo__loop *l, uint
 	return NULL;
 }
 
-/* A fresh record in the table, or NULL when a slab could not be had. */
-RINGO__HOT struct ringo__op *ringo__op_take(struct ringo__loop *l, ringo__complete_fn complete,
-					    void *owner, ringo_handle_t *handle)
+RINGO__HOT struct ringo__op *ringo__table_find(const struct ringo__loop *l, uint64_t id)
 {
-	struct ringo__op *op;
+	UT_hash_bucket *b;
 
-	if (__builtin_expect(!l->free_ops || l->staged_spare < RINGO__STAGED_RESERVE, 0) &&
-	    ringo__ops_refill(l))
-		return NULL;
-	op = l->free_ops;
+	return ringo__table_find_in(l, id, &b);
+}
+
+/* A record from the free list, in the table; the caller checked the list. */
+RINGO__HOT struct ringo__op *ringo__op_claim(struct ringo__loop *l, ringo__complete_fn complete,
+					     void *owner, ringo_handle_t *handle)
+{
+	struct ringo__op *op = l->free_ops;
+
 	l->free_ops = op->next_free;
 	op->id = l->next_id++;
 	op->complete = complete;
@@ -123,6 +126,17 @@ RINGO__HOT struct ringo__op *ringo__op_take(struct ringo__loop *l, ringo__comple
 	return op;
 }
 
+/* A fresh record in the table, or NULL when a slab could not be had. */
+RINGO__HOT struct ringo__op *ringo__op_take(struct ringo__loop *l, ringo__complete_fn complete,
+					    void *owner, ringo_handle_t *handle)
+{
+	if (__builtin_expect(!l->free_ops || l->staged_spare < RINGO__STAGED_RESERVE ||
+				     l->table_grow, 0) &&
+	    ringo__ops_refill(l))
+		return NULL;
+	return ringo__op_claim(l, complete, owner, handle);
+}
+
 /* The request owns the op: counted active until its last CQE. */
 RINGO__HOT void ringo__op_req_fill(struct ringo__loop *l, struct ringo__op *op,
 				   ringo_loop_t *loop, ringo_req_t *req, int type)
@@ -134,6 +148,29 @@ RINGO__HOT void ringo__op_req_fill(struct ringo__loop *l, struct ringo__op *op,
 	req->op_id = op->id;
 	req->heap_index = HEAP_NONE;
 	req->rflags = 0;
+}
+
+/*
+ * True when an op can start with no call out of line: a free record,
+ * staged SQEs in reserve, no table doubling due, nobody waiting in the overflow queue and room
+ * in the SQ. Fast paths check this once, up front, then use the
+ * unchecked ringo__op_claim and ringo__op_sqe_claim.
+ */
+RINGO__HOT bool ringo__op_room(const struct ringo__loop *l)
+{
+	return l->free_ops && l->staged_spare >= RINGO__STAGED_RESERVE && !l->table_grow &&
+	       queue_empty(&l->overflow) && ringo_ring_sq_space_left(&l->ring);
+}
+
+/* The next SQE of the ring, zeroed, for an op; the caller checked room. */
+RINGO__HOT struct ringo_sqe *ringo__op_sqe_claim(struct ringo__loop *l, struct ringo__op *op)
+{
+	struct ringo_sq *sq = &l->ring.sq;
+	struct ringo_sqe *sqe = &sq->sqes[sq->sqe_tail & sq->ring_mask];
+
+	*sqe = (struct ringo_sqe){ .user_data = op->id };
+	op->sq_idx = sq->sqe_tail++;
+	return sqe;
 }
 
 /* The op's SQE, user_data set: from the ring unless the op must wait. */

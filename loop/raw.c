@@ -140,7 +140,9 @@ RINGO_EXTERN int ringo_submit_timeout(ringo_loop_t *loop, ringo_raw_t *req, ring
 	return 0;
 }
 
-RINGO_EXTERN int ringo_nop(ringo_loop_t *loop, ringo_raw_t *req, ringo_raw_cb cb)
+/* ringo_nop's every case: checks, a new slab, a staged SQE. */
+static __attribute__((noinline)) int nop_full(ringo_loop_t *loop, ringo_raw_t *req,
+					      ringo_raw_cb cb)
 {
 	struct ringo_sqe *sqe;
 	int ret = check(loop, req, cb);
@@ -151,6 +153,28 @@ RINGO_EXTERN int ringo_nop(ringo_loop_t *loop, ringo_raw_t *req, ringo_raw_cb cb
 	if (!sqe)
 		return -ENOMEM;
 	ringo_prep_nop(sqe);
+	return 0;
+}
+
+/*
+ * The common case, decided up front (an idle request, room for the op),
+ * makes no call, so it needs no saved registers. Anything else takes the
+ * full path.
+ */
+RINGO_EXTERN int ringo_nop(ringo_loop_t *loop, ringo_raw_t *req, ringo_raw_cb cb)
+{
+	struct ringo__loop *l;
+	struct ringo__op *op;
+
+	if (__builtin_expect(!loop || !req || !cb || req->op_id, 0))
+		return nop_full(loop, req, cb);
+	l = L(loop);
+	if (__builtin_expect(!(l->state & LOOP_READY) || !ringo__op_room(l), 0))
+		return nop_full(loop, req, cb);
+	op = ringo__op_claim(l, ringo__raw_complete, req, NULL);
+	ringo__op_req_fill(l, op, loop, (ringo_req_t *)req, RINGO_REQ_RAW);
+	req->cb = cb;
+	ringo_prep_nop(ringo__op_sqe_claim(l, op));
 	return 0;
 }
 
