@@ -170,6 +170,14 @@ static bool has_deferred_work(const struct ringo__loop *l)
 	       !queue_empty(&l->aborted);
 }
 
+/* Closes, deferred finishes and aborted ops; true if any callback ran. */
+static bool run_deferred(ringo_loop_t *loop)
+{
+	bool ran = ringo__run_pending(loop);
+
+	return ringo__ops_run_aborted(loop) || ran;
+}
+
 /* Closing handles count until their close_cb: a socket whose cancelled ops
  * have not all reported yet still needs the loop to run. */
 static int alive(const struct ringo__loop *l)
@@ -302,9 +310,11 @@ static int iterate(ringo_loop_t *loop, ringo_run_mode mode)
 	 * must read the clock again, or the wait would be measured (and its
 	 * time limit computed) from before them. */
 	timers_due = ringo__timers_next(loop) <= l->now_ms;
-	ringo__timers_run(loop);
-	ran = ringo__run_pending(loop);
-	ran = ringo__ops_run_aborted(loop) || ran;
+	/* Most iterations have no timer due and nothing deferred: each of
+	 * these steps is skipped on one inline test, not called to find out. */
+	if (timers_due)
+		ringo__timers_run(loop);
+	ran = has_deferred_work(l) && run_deferred(loop);
 	/* Callbacks that already ran are this iteration's progress: like
 	 * libuv, RUN_ONCE then only collects what is ready, it does not wait. */
 	block = mode != RINGO_RUN_NOWAIT && !(ran && mode == RINGO_RUN_ONCE) &&
@@ -322,9 +332,10 @@ static int iterate(ringo_loop_t *loop, ringo_run_mode mode)
 	 * during it run in this iteration too (RUN_ONCE returns only after
 	 * running what it waited for). */
 	drain_cq(loop);
-	if (block)
+	if (block && ringo__timers_next(loop) <= l->now_ms)
 		ringo__timers_run(loop);
-	ringo__run_pending(loop);
+	if (l->close_head || !queue_empty(&l->deferred))
+		ringo__run_pending(loop);
 	return 0;
 }
 
