@@ -92,7 +92,8 @@ typedef enum {
 #define RINGO_LOOP_NO_BUF_RING		(1U << 3)	/* no provided-buffer rings */
 #define RINGO_LOOP_NO_EXT_ARG		(1U << 4)	/* timed waits via a timeout SQE */
 #define RINGO_LOOP_NO_FS_RING_OPS	(1U << 5)	/* ftruncate on the work pool */
-#define RINGO_LOOP_KNOWN_FLAGS		((1U << 6) - 1)	/* every flag above */
+#define RINGO_LOOP_WAIT_TIME		(1U << 6)	/* measure wait_ns (2 clock reads a wait) */
+#define RINGO_LOOP_KNOWN_FLAGS		((1U << 7) - 1)	/* every flag above */
 
 struct ringo_loop_opts {
 	unsigned entries;	  /* SQ entries, a power of two; 0 = 256 */
@@ -110,7 +111,7 @@ struct ringo_loop_metrics {
 	uint64_t stale_cqes;	/* CQEs whose id had no record: dropped */
 	uint64_t sq_full_waits;	/* ops that waited for SQ room */
 	uint64_t cq_overflows;	/* times the kernel reported CQ overflow */
-	uint64_t wait_ns;	/* time spent blocked in io_uring_enter */
+	uint64_t wait_ns;	/* time blocked in io_uring_enter; needs RINGO_LOOP_WAIT_TIME */
 };
 
 /* Large enough for the loop's private state; checked at build time. */

@@ -44,18 +44,33 @@ static uint64_t mono_ns(void)
 /* The loop time (ms) from a CLOCK_MONOTONIC reading. */
 static void set_now(struct ringo__loop *l, uint64_t ns)
 {
+	l->now_ns = ns;
 	l->now_ms = ns / 1000000ULL;
+	l->now_stale = 0;
+}
+
+void ringo__now_refresh(struct ringo__loop *l)
+{
+	set_now(l, mono_ns());
+}
+
+/* The loop time's clock reading, ns, read now if it went stale. */
+static uint64_t now_ns(struct ringo__loop *l)
+{
+	if (l->now_stale)
+		ringo__now_refresh(l);
+	return l->now_ns;
 }
 
 RINGO_EXTERN void ringo_update_time(ringo_loop_t *loop)
 {
 	if (loop)
-		set_now(L(loop), mono_ns());
+		ringo__now_refresh(L(loop));
 }
 
 RINGO_EXTERN uint64_t ringo_now(const ringo_loop_t *loop)
 {
-	return loop ? L(loop)->now_ms : 0;
+	return loop ? ringo__now(L(loop)) : 0;
 }
 
 /*
@@ -218,19 +233,19 @@ static int wait_until(struct ringo__loop *l, uint64_t deadline, uint64_t now)
 
 /*
  * Submit what is queued; with `block`, also wait for one completion or
- * the deadline, whichever is first. `now_ns` is a clock reading taken
- * after the last callback ran, or 0 to read the clock here.
+ * the deadline, whichever is first. The loop time goes stale across a
+ * wait: callbacks after it see the time they run at. With
+ * RINGO_LOOP_WAIT_TIME the wait is timed (wait_ns), which takes a clock
+ * read on each side of it, as libuv's idle-time metric does.
  */
-static int enter(struct ringo__loop *l, bool block, uint64_t deadline, uint64_t now_ns)
+static int enter(struct ringo__loop *l, bool block, uint64_t deadline)
 {
-	/* One clock read before a wait and one after serve the wait's time
-	 * limit, the wait_ns metric and the loop time: reads cost ~20-30 ns
-	 * (kvm-clock), a few per cent of a 64-op iteration. */
-	uint64_t t0 = block ? (now_ns ? now_ns : mono_ns()) : 0, t1;
+	bool timed = block && (l->flags & RINGO_LOOP_WAIT_TIME);
+	uint64_t t0 = timed ? now_ns(l) : 0, t1;
 	int ret;
 
 	if (block && deadline != UINT64_MAX && use_ext_arg(l))
-		ret = wait_until(l, deadline, t0);
+		ret = wait_until(l, deadline, now_ns(l));
 	else if (l->ring.flags & RINGO_SETUP_SQPOLL)
 		ret = ringo_ring_submit_and_wait(&l->ring, block ? 1 : 0);
 	else
@@ -238,11 +253,12 @@ static int enter(struct ringo__loop *l, bool block, uint64_t deadline, uint64_t 
 		 * posted when we ask, and it costs nothing extra here. */
 		ret = ringo_ring_enter(&l->ring, ringo_ring_flush_sq(&l->ring), block ? 1 : 0,
 				       RINGO_ENTER_GETEVENTS, NULL, 0);
-	if (block) {
+	if (timed) {
 		t1 = mono_ns();
 		l->metrics.wait_ns += t1 - t0;
-		/* Callbacks after a wait see the time they run at. */
 		set_now(l, t1);
+	} else if (block) {
+		l->now_stale = 1;
 	}
 	if (ret > 0)
 		l->metrics.submitted += (unsigned)ret;
@@ -296,25 +312,33 @@ static uint64_t wait_deadline(ringo_loop_t *loop)
 	return deadline;
 }
 
+/* A timer or request deadline is due; the clock is read only if any is
+ * pending at all. */
+static bool timer_due(ringo_loop_t *loop)
+{
+	uint64_t next = ringo__timers_next(loop);
+
+	return next != UINT64_MAX && next <= ringo__now(L(loop));
+}
+
 static int iterate(ringo_loop_t *loop, ringo_run_mode mode)
 {
 	struct ringo__loop *l = L(loop);
-	uint64_t deadline = UINT64_MAX, t0;
-	bool queued, block, ran, timers_due;
+	uint64_t deadline = UINT64_MAX;
+	bool queued, block, ran;
 	int ret;
 
 	l->metrics.iterations++;
-	t0 = mono_ns();
-	set_now(l, t0);
-	/* A timer due now means callbacks run before the wait: then enter()
-	 * must read the clock again, or the wait would be measured (and its
-	 * time limit computed) from before them. */
-	timers_due = ringo__timers_next(loop) <= l->now_ms;
+	l->now_stale = 1;
 	/* Most iterations have no timer due and nothing deferred: each of
 	 * these steps is skipped on one inline test, not called to find out. */
-	if (timers_due)
+	ran = timer_due(loop);
+	if (ran)
 		ringo__timers_run(loop);
-	ran = has_deferred_work(l) && run_deferred(loop);
+	ran = (has_deferred_work(l) && run_deferred(loop)) || ran;
+	/* After callbacks, the wait's time limit counts from a new reading. */
+	if (ran)
+		l->now_stale = 1;
 	/* Callbacks that already ran are this iteration's progress: like
 	 * libuv, RUN_ONCE then only collects what is ready, it does not wait. */
 	block = mode != RINGO_RUN_NOWAIT && !(ran && mode == RINGO_RUN_ONCE) &&
@@ -323,16 +347,15 @@ static int iterate(ringo_loop_t *loop, ringo_run_mode mode)
 	if (block)
 		deadline = wait_deadline(loop);
 	queued = ringo__ops_flush_overflow(loop);
-	if (queued || (deadline != UINT64_MAX && deadline <= l->now_ms))
+	if (queued || (deadline != UINT64_MAX && deadline <= ringo__now(l)))
 		block = false;
-	ret = enter(l, block, deadline, ran || timers_due ? 0 : t0);
+	ret = enter(l, block, deadline);
 	if (ret)
 		return ret;
-	/* enter() refreshed the loop time after a wait; timers that came due
-	 * during it run in this iteration too (RUN_ONCE returns only after
-	 * running what it waited for). */
+	/* Timers that came due during the wait run in this iteration too
+	 * (RUN_ONCE returns only after running what it waited for). */
 	drain_cq(loop);
-	if (block && ringo__timers_next(loop) <= l->now_ms)
+	if (block && timer_due(loop))
 		ringo__timers_run(loop);
 	if (l->close_head || !queue_empty(&l->deferred))
 		ringo__run_pending(loop);
@@ -351,7 +374,7 @@ static int submit_leftovers(ringo_loop_t *loop)
 	ringo__ops_flush_overflow(loop);
 	if (!ringo_ring_sq_ready(&l->ring))
 		return 0;
-	return enter(l, false, UINT64_MAX, 0);
+	return enter(l, false, UINT64_MAX);
 }
 
 /*
@@ -451,7 +474,7 @@ static void drain_internal(ringo_loop_t *loop)
 		return;
 	ringo__ops_cancel_all(loop);
 	while (ringo__ops_live(loop) && rounds++ < 1000) {
-		if (enter(l, true, UINT64_MAX, 0) < 0)
+		if (enter(l, true, UINT64_MAX) < 0)
 			break;
 		drain_cq(loop);
 	}

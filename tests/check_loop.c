@@ -1423,6 +1423,16 @@ static int prep_timeout(struct ringo_sqe *sqe, void *arg)
 	return 0;
 }
 
+/* A fixture loop with RINGO_LOOP_WAIT_TIME: only then are waits timed. */
+static void reopen_wait_time(void)
+{
+	struct ringo_loop_opts o;
+
+	ringo_loop_opts_init(&o);
+	o.flags = RINGO_LOOP_WAIT_TIME;
+	ck_assert_int_eq(reopen(&o), 0);
+}
+
 START_TEST(test_metrics_wait)
 {
 	struct ringo_loop_metrics m0, m1;
@@ -1430,6 +1440,7 @@ START_TEST(test_metrics_wait)
 	uint64_t t0;
 
 	REQUIRE_LOOP();
+	reopen_wait_time();
 	m0 = metrics();
 	t0 = test_mono_ms();
 	ck_assert_int_eq(ringo_submit(&loop, &t.raw, prep_timeout, NULL, record_cb), 0);
@@ -1445,6 +1456,68 @@ START_TEST(test_metrics_wait)
 	/* The next iteration starts with a fresh clock. */
 	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_NOWAIT), 0);
 	ck_assert_uint_ge(ringo_now(&loop), t0 + 20);
+}
+END_TEST
+
+/* What the callback saw of the loop time. */
+static uint64_t now_in_cb;
+
+static void now_cb(ringo_raw_t *raw, int res, unsigned flags)
+{
+	record_cb(raw, res, flags);
+	now_in_cb = ringo_now(raw->loop);
+}
+
+/*
+ * Without RINGO_LOOP_WAIT_TIME a wait is not timed (no clock reads around
+ * it), yet the loop time is not left behind: a callback after a 20 ms
+ * wait sees a time at least 20 ms on, and so does ringo_now after run.
+ */
+START_TEST(test_wait_untimed_clock_fresh)
+{
+	struct ringo_loop_metrics m0, m1;
+	struct treq t = { 0 };
+	uint64_t before;
+
+	REQUIRE_LOOP();
+	ringo_update_time(&loop);
+	before = ringo_now(&loop);
+	m0 = metrics();
+	ck_assert_int_eq(ringo_submit(&loop, &t.raw, prep_timeout, NULL, now_cb), 0);
+	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
+	ck_assert_int_eq(t.calls, 1);
+	assert_res(&t, -ETIME);
+	m1 = metrics();
+	ck_assert_uint_eq(m1.wait_ns, m0.wait_ns);
+	ck_assert_uint_ge(now_in_cb, before + 20);
+	ck_assert_uint_ge(ringo_now(&loop), now_in_cb);
+}
+END_TEST
+
+/* Within one callback the loop time is cached: two reads agree. */
+static void now_twice_cb(ringo_raw_t *raw, int res, unsigned flags)
+{
+	uint64_t a = ringo_now(raw->loop);
+
+	usleep(3000);
+	record_cb(raw, res, flags);
+	now_in_cb = ringo_now(raw->loop) - a;
+}
+
+START_TEST(test_now_cached_in_iteration)
+{
+	struct treq t = { 0 };
+
+	REQUIRE_LOOP();
+	ck_assert_int_eq(ringo_nop(&loop, &t.raw, now_twice_cb), 0);
+	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
+	ck_assert_int_eq(t.calls, 1);
+	ck_assert_uint_eq(now_in_cb, 0);
+	/* ringo_update_time moves it on at once. */
+	now_in_cb = ringo_now(&loop);
+	usleep(3000);
+	ringo_update_time(&loop);
+	ck_assert_uint_ge(ringo_now(&loop), now_in_cb + 3);
 }
 END_TEST
 
@@ -1527,6 +1600,8 @@ static Suite *suite(void)
 
 	tcase_add_test(stats, test_metrics_nops);
 	tcase_add_test(stats, test_metrics_wait);
+	tcase_add_test(stats, test_wait_untimed_clock_fresh);
+	tcase_add_test(stats, test_now_cached_in_iteration);
 	return s;
 }
 

@@ -264,6 +264,9 @@ START_TEST(test_wait_path)
 	if (!(loop_flags & RINGO_LOOP_NO_EXT_ARG) &&
 	    !(ringo_loop_ring(&loop)->features & RINGO_FEAT_EXT_ARG))
 		TEST_SKIP("kernel lacks IORING_FEAT_EXT_ARG");
+	/* Waits are timed only on request. */
+	loop_flags |= RINGO_LOOP_WAIT_TIME;
+	reopen(0);
 	tt_init(&a);
 	m0 = metrics();
 	base = base_ms();

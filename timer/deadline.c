@@ -62,7 +62,7 @@ static int req_deadline_set(ringo_req_t *req, uint64_t ms)
 {
 	struct ringo__loop *l = L(req->loop);
 	struct heap_ent e = {
-		.deadline = deadline_after(l->now_ms, ms),
+		.deadline = deadline_after(ringo__now(l), ms),
 		.seq = l->deadline_seq++,
 		.ptr = req,
 	};

@@ -61,7 +61,7 @@ RINGO_EXTERN int ringo_timer_start(ringo_timer_t *t, ringo_timer_cb cb, int64_t 
 		return -EINVAL;
 	l = L(t->loop);
 	unschedule(t);
-	ret = tb_insert(&l->timers, t, deadline_after(l->now_ms, (uint64_t)timeout_ms));
+	ret = tb_insert(&l->timers, t, deadline_after(ringo__now(l), (uint64_t)timeout_ms));
 	if (ret) {
 		ringo__handle_stop((ringo_handle_t *)t);
 		return ret;
@@ -118,7 +118,7 @@ RINGO_EXTERN uint64_t ringo_timer_get_due_in(const ringo_timer_t *t)
 		return 0;
 	l = L(t->loop);
 	deadline = tb_deadline_of(&l->timers, t);
-	return deadline > l->now_ms ? deadline - l->now_ms : 0;
+	return deadline > ringo__now(l) ? deadline - ringo__now(l) : 0;
 }
 
 void ringo__timer_close(ringo_handle_t *h)
@@ -146,7 +146,7 @@ static void fire_timer(struct ringo__loop *l, ringo_timer_t *t, uint64_t deadlin
 	/* Rescheduled before the callback, so the callback may stop,
 	 * restart or close it like any other timer. The new bucket is a
 	 * queued one: never the detached bucket being walked. */
-	if (!repeat || tb_insert(&l->timers, t, next_deadline(deadline, repeat, l->now_ms)))
+	if (!repeat || tb_insert(&l->timers, t, next_deadline(deadline, repeat, ringo__now(l))))
 		ringo__handle_stop((ringo_handle_t *)t);
 	t->cb(t);
 }
@@ -183,7 +183,7 @@ static void fire_bucket(struct ringo__loop *l, struct tbucket *b)
 void ringo__timers_run(ringo_loop_t *loop)
 {
 	struct ringo__loop *l = L(loop);
-	uint64_t now = l->now_ms, seq_end = l->deadline_seq;
+	uint64_t now = ringo__now(l), seq_end = l->deadline_seq;
 	struct tbucket *due = tb_detach_due(&l->timers, now), *b;
 
 	while (due) {
