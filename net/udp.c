@@ -20,7 +20,8 @@
  * single-shot path for good). Datagrams the kernel delivers after
  * recv_stop (the cancel is asynchronous) are not dropped: they wait in the
  * handle's stash, in order, for the next recv_start, as they would have
- * waited in the socket on the single-shot path.
+ * waited in the socket. On the single-shot path the recvmsg in flight can
+ * take one datagram after recv_stop; it waits in the handle's buffer.
  */
 #include <limits.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@
 #define UDP_REALLOC (1U << 1)	/* free buf when the recv in flight returns */
 #define UDP_MSHOT (1U << 2)	/* the recv in flight is multishot */
 #define UDP_SINGLE_ONCE (1U << 3) /* pool exhausted by stashes: next recv single-shot */
+#define UDP_HELD (1U << 4)	/* buf holds a datagram taken after recv_stop, iov_len bytes */
 
 /* How every multishot buffer is laid out: header, address, no control. */
 static const struct msghdr dgram_layout = { .msg_namelen = RINGO__DGRAM_NAMELEN };
@@ -156,17 +158,24 @@ static bool receiving(const ringo_udp_t *u)
 	return (u->uflags & UDP_RECEIVING) && !(u->hflags & HANDLE_CLOSING);
 }
 
+/* Datagrams taken while not receiving wait for the next recv_start. */
+static bool waiting(const ringo_udp_t *u)
+{
+	return u->stash_head != RINGO__NO_BID || (u->uflags & UDP_HELD);
+}
+
 /* The recv in flight is over: re-arm if still receiving and nothing waits
- * in the stash (the stash's own op re-arms once it is drained). */
+ * (the op that reports what waits re-arms once it is drained). */
 static void recv_over(ringo_udp_t *u)
 {
-	/* A resize waited for the kernel to let go of the old buffer. */
-	if ((u->uflags & UDP_REALLOC) && !u->recv_id) {
+	/* A resize waited for the kernel, and the datagram it left, to let go
+	 * of the old buffer. */
+	if ((u->uflags & UDP_REALLOC) && !u->recv_id && !(u->uflags & UDP_HELD)) {
 		u->uflags &= ~UDP_REALLOC;
 		free(u->buf);
 		u->buf = NULL;
 	}
-	if (receiving(u) && !u->recv_id && u->stash_head == RINGO__NO_BID)
+	if (receiving(u) && !u->recv_id && !waiting(u))
 		arm_recv(u);
 }
 
@@ -193,8 +202,28 @@ static void recv_complete(ringo_loop_t *loop, struct ringo__op *op, int res, uns
 				   (u->msg.msg_flags & MSG_TRUNC) ? RINGO_UDP_TRUNCATED : 0);
 		else if (res != -ECANCELED && res != -EINTR)
 			recv_error(u, res);
+	} else if (res >= 0 && !(u->hflags & HANDLE_CLOSING)) {
+		/* Taken from the socket after recv_stop: it waits for the next
+		 * recv_start, where it would have waited had the cancel won. */
+		u->iov.iov_len = (size_t)res;
+		u->uflags |= UDP_HELD;
 	}
 	recv_over(u);
+}
+
+/* The datagram recv_complete held, cut to the receive size now in force
+ * as a stashed one would be. */
+static void deliver_held(ringo_udp_t *u)
+{
+	size_t len = u->iov.iov_len;
+	unsigned rflags = 0;
+
+	u->uflags &= ~UDP_HELD;
+	if ((u->msg.msg_flags & MSG_TRUNC) || len > u->buf_size)
+		rflags = RINGO_UDP_TRUNCATED;
+	if (len > u->buf_size)
+		len = u->buf_size;
+	u->recv_cb(u, (ssize_t)len, u->buf, (struct sockaddr *)&u->from, rflags);
 }
 
 static int arm_single(ringo_udp_t *u)
@@ -362,6 +391,10 @@ static void stash_complete(ringo_loop_t *loop, struct ringo__op *op, int res, un
 
 	(void)res;
 	(void)flags;
+	/* Held and stashed never meet: each needs the other kind of recv to
+	 * have ended with nothing waiting before it was armed. */
+	if ((u->uflags & UDP_HELD) && receiving(u))
+		deliver_held(u);
 	while (u->stash_head != RINGO__NO_BID && receiving(u)) {
 		bid = unstash(u, p);
 		deliver(u, p, bid, (int)p->len[bid]);
@@ -382,8 +415,8 @@ RINGO_EXTERN int ringo_udp_recv_start(ringo_udp_t *u, ringo_udp_recv_cb cb)
 		return -ENOTCONN;
 	u->recv_cb = cb;
 	u->uflags |= UDP_RECEIVING;
-	if (u->stash_head != RINGO__NO_BID) {
-		/* Stashed datagrams go first, from the loop, never inside this call. */
+	if (waiting(u)) {
+		/* Waiting datagrams go first, from the loop, never inside this call. */
 		op = ringo__op_new(u->loop, stash_complete, u, (ringo_handle_t *)u);
 		if (op)
 			ringo_prep_nop(ringo__op_sqe(u->loop, op));
@@ -407,8 +440,9 @@ RINGO_EXTERN int ringo_udp_set_recv_size(ringo_udp_t *u, size_t size)
 	if (u->uflags & UDP_RECEIVING)
 		return -EBUSY;
 	u->buf_size = size;
-	if (u->recv_id && !(u->uflags & UDP_MSHOT)) {
-		/* The stopped recv still owns the buffer until its CQE. */
+	if ((u->recv_id && !(u->uflags & UDP_MSHOT)) || (u->uflags & UDP_HELD)) {
+		/* The stopped recv still owns the buffer until its CQE, or the
+		 * datagram it took does until it is reported. */
 		u->uflags |= UDP_REALLOC;
 		return 0;
 	}

@@ -18,9 +18,12 @@
  * sender addresses of interleaved senders (IPv4 and IPv6); a burst larger
  * than the pool's first chunk (the multishot recvmsg runs out of buffers
  * and is re-armed: counted in SQEs); datagrams the kernel delivered after
- * recv_stop kept in order for the next recv_start, or given back at close.
- * Every test gets a fresh loop; the teardown closes every handle, checks
- * each close_cb ran once and that the loop closes with nothing left.
+ * recv_stop kept in order for the next recv_start, or given back at close
+ * (also the one a single-shot recvmsg took after a stop from another
+ * callback); a pool whose every buffer sits in stopped handles' stashes,
+ * where another handle must still receive. Every test gets a fresh loop;
+ * the teardown closes every handle, checks each close_cb ran once and that
+ * the loop closes with nothing left.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -38,7 +41,7 @@
 
 #define SA(a) ((struct sockaddr *)(a))
 
-#define NUDP 4			/* handles a test may use */
+#define NUDP 17			/* handles a test may use (test_pool_held_by_stashes: all) */
 #define RX_KEEP 128		/* bytes of each datagram a test may inspect */
 
 /* ---- Fixture ---------------------------------------------------------- */
@@ -1316,6 +1319,81 @@ START_TEST(test_stop_start_keeps_order)
 }
 END_TEST
 
+static int nop_stops;		/* stop_udp1 calls */
+
+static void stop_udp1(ringo_raw_t *req, int res, unsigned cqe_flags)
+{
+	(void)req;
+	(void)cqe_flags;
+	assert_status(res, 0);
+	ck_assert_int_eq(ringo_udp_recv_stop(&udp[1]), 0);
+	nop_stops++;
+}
+
+/* Queue `msg` in b's socket, then stop b from a nop's callback: DEFER_TASKRUN
+ * completes the nop first, then the recvmsg that takes the datagram, so its
+ * CQE waits behind the stop in the same batch. */
+static void stop_behind_datagram(ringo_raw_t *nop, const struct sockaddr_in *b_addr,
+				 const char *msg, size_t len)
+{
+	struct sockaddr_storage from;
+	int fd = raw_udp(AF_INET, &from);
+	int stops = nop_stops;
+
+	ck_assert_int_ge(fd, 0);
+	raw_send(fd, b_addr, msg, len);
+	close(fd);
+	ck_assert_int_eq(ringo_nop(&loop, nop, stop_udp1), 0);
+	RUN_UNTIL(nop_stops == stops + 1);
+	run_idle(4);
+}
+
+/*
+ * recv_stop from another callback while the datagram the recvmsg in flight
+ * took is already in the CQ: it is reported at the next recv_start, cut to
+ * the receive size set in between (from the stash, multishot; from the
+ * handle's buffer, single-shot); one still waiting at close is let go.
+ */
+START_TEST(test_recv_stop_behind_datagram)
+{
+	static const char msg[] = "0123456789";
+	struct sockaddr_in b_addr;
+	ringo_raw_t nop;
+	ringo_udp_t *b;
+
+	REQUIRE_LOOP();
+	use_config(_i, 0);
+	if (!test_kernel_at_least(6, 1))
+		TEST_SKIP("ordering the stop before the datagram needs DEFER_TASKRUN (6.1)");
+	memset(&nop, 0, sizeof(nop));
+	nop_stops = 0;
+	b = bound4(1, &b_addr);
+	ck_assert_int_eq(ringo_udp_recv_start(b, recv_cb), 0);
+	ck_assert_int_ge(ringo_run(&loop, RINGO_RUN_NOWAIT), 0);	/* recvmsg in the kernel */
+	stop_behind_datagram(&nop, &b_addr, msg, sizeof(msg));
+	ck_assert_int_eq(rx[1].calls + rx[1].errors, 0);
+
+	ck_assert_int_eq(ringo_udp_set_recv_size(b, 4), 0);
+	ck_assert_int_eq(ringo_udp_recv_start(b, recv_cb), 0);
+	RUN_UNTIL(rx[1].calls == 1);
+	ck_assert_int_eq(rx[1].nread, 4);
+	ck_assert_uint_eq(rx[1].flags, RINGO_UDP_TRUNCATED);
+	ck_assert_mem_eq(rx[1].data, msg, 4);
+
+	/* Receiving again after it, and the same race once more before close. */
+	stop_behind_datagram(&nop, &b_addr, msg + 5, 5);
+	ck_assert_int_eq(rx[1].calls, 1);
+	ck_assert_int_eq(ringo_udp_recv_start(b, recv_cb), 0);
+	RUN_UNTIL(rx[1].calls == 2);
+	ck_assert_int_eq(rx[1].nread, 4);
+	ck_assert_uint_eq(rx[1].flags, RINGO_UDP_TRUNCATED);
+	ck_assert_mem_eq(rx[1].data, msg + 5, 4);
+	stop_behind_datagram(&nop, &b_addr, msg, sizeof(msg));
+	ck_assert_int_eq(rx[1].calls, 2);
+	ck_assert_int_eq(rx[1].errors, 0);
+}
+END_TEST
+
 /*
  * Close a stopped handle that may hold datagrams the kernel delivered after
  * recv_stop: close_cb once, no callback, the loop closes clean, and the
@@ -1352,6 +1430,223 @@ START_TEST(test_close_with_stash)
 	send_seq(fd, &c_addr, 0, BURST);
 	RUN_UNTIL(seq.calls == BURST);
 	ck_assert_uint_eq(seq.bad, 0);
+	close(fd);
+}
+END_TEST
+
+#define POOL_BOUND 256		/* datagram pool buffers at the most (net_internal.h) */
+#define POOL_CHUNK 16		/* buffers it grows by on each -ENOBUFS */
+#define HOARDERS 16		/* udp[0..HOARDERS-1]: their stashes take the whole pool */
+#define HOARD (POOL_BOUND / HOARDERS)	/* datagrams per hoarder and burst */
+#define LATE HOARDERS		/* udp[] index of the handle receiving while they hoard */
+#define HOARD_MAX_LEN 128
+
+/*
+ * The stash must fill in the one io_uring_enter that also completes the nop
+ * stopping the hoarders: one task-work item per hoarder (6.13+ runs 20 per
+ * pass) taking all its datagrams in one go (at most 32 before the kernel
+ * requeues a multishot recvmsg, 6.8+).
+ */
+_Static_assert(HOARDERS <= 20 && HOARD <= 32, "every hoarder's burst is taken in one enter");
+_Static_assert(LATE < NUDP, "the fixture has a handle for each");
+
+/* What test_pool_held_by_stashes sent to and received on each handle. */
+static struct {
+	struct sockaddr_storage sender;	/* every datagram comes from this socket */
+	struct sockaddr_in addr[NUDP];	/* udp[i]'s address */
+	unsigned sent[NUDP];
+	unsigned got[NUDP];		/* datagrams udp[i] reported: the next one's number */
+	unsigned bad;			/* wrong length, bytes, flags, sender or order */
+	unsigned errors;		/* callbacks with nread < 0 */
+	int stopped;			/* stop_hoarders ran */
+} hoard;
+
+/* Datagram n for udp[i]: length and bytes depend on both, so a datagram
+ * reported twice, out of order or to the wrong handle shows. */
+static size_t hoard_datagram(unsigned char *buf, unsigned i, unsigned n)
+{
+	size_t len = 8 + (n * 37 + i * 11) % (HOARD_MAX_LEN - 8), k;
+
+	memcpy(buf, &n, sizeof(n));
+	memcpy(buf + sizeof(n), &i, sizeof(i));
+	for (k = 8; k < len; k++)
+		buf[k] = (unsigned char)(n * 7 + i * 13 + k);
+	return len;
+}
+
+static void hoard_recv_cb(ringo_udp_t *u, ssize_t nread, const void *data,
+			  const struct sockaddr *addr, unsigned flags)
+{
+	unsigned char want[HOARD_MAX_LEN];
+	unsigned i = (unsigned)(u - udp);
+	size_t len;
+
+	if (nread < 0) {
+		hoard.errors++;
+		return;
+	}
+	len = hoard_datagram(want, i, hoard.got[i]++);
+	if ((size_t)nread != len || flags || memcmp(data, want, len) ||
+	    !same_addr(addr, &hoard.sender))
+		hoard.bad++;
+}
+
+static void hoard_send(int fd, unsigned i, unsigned n)
+{
+	unsigned char buf[HOARD_MAX_LEN];
+	size_t len;
+
+	while (n--) {
+		len = hoard_datagram(buf, i, hoard.sent[i]++);
+		raw_send(fd, &hoard.addr[i], buf, len);
+	}
+}
+
+static void hoard_send_hoarders(int fd, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < HOARDERS; i++)
+		hoard_send(fd, i, n);
+}
+
+static int hoard_all_got(void)
+{
+	unsigned i;
+
+	for (i = 0; i <= LATE; i++)
+		if (hoard.got[i] != hoard.sent[i])
+			return 0;
+	return 1;
+}
+
+static void stop_hoarders(ringo_raw_t *req, int res, unsigned cqe_flags)
+{
+	unsigned i;
+
+	(void)req;
+	(void)cqe_flags;
+	assert_status(res, 0);
+	for (i = 0; i < HOARDERS; i++)
+		ck_assert_int_eq(ringo_udp_recv_stop(&udp[i]), 0);
+	hoard.stopped++;
+}
+
+/* 1 when udp[i]'s socket holds no datagram (a peek takes none). */
+static int socket_empty(unsigned i)
+{
+	char c;
+	ssize_t n = recv(udp[i].fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	if (n < 0)
+		ck_assert_msg(errno == EAGAIN, "peek udp[%u]: %s", i, strerror(errno));
+	return n < 0;
+}
+
+/* Bursts until one needs no SQE: a burst of POOL_BOUND datagrams that no
+ * multishot recvmsg ended in -ENOBUFS for (and re-armed) found a free
+ * buffer for each, so the pool is at its bound with every buffer free. */
+static void grow_pool_to_bound(int fd, int multishot)
+{
+	struct ringo_loop_metrics m0;
+	int round;
+
+	for (round = 0; round <= POOL_BOUND / POOL_CHUNK; round++) {
+		m0 = metrics();
+		hoard_send_hoarders(fd, HOARD);
+		RUN_UNTIL(hoard_all_got());
+		if (!multishot || metrics().submitted == m0.submitted)
+			return;
+	}
+	ck_abort_msg("the pool never took a burst of %d datagrams whole", POOL_BOUND);
+}
+
+/*
+ * Stopped handles' stashes hold every buffer of the datagram pool, at its
+ * bound: another handle's multishot recvmsg ends in -ENOBUFS with nothing
+ * to grow and nothing a callback will give back. It must take its next
+ * datagram single-shot (UDP_SINGLE_ONCE) rather than re-arm into -ENOBUFS
+ * for ever; and once the stashes are drained, multishot again. Every
+ * datagram arrives exactly once, in order, whole. Single-shot
+ * configurations run the same steps: each hoarder's recvmsg in flight takes
+ * one datagram (held in its buffer), the rest wait in its socket.
+ */
+START_TEST(test_pool_held_by_stashes)
+{
+	unsigned late_n = TEST_SIZE(64, 16), i;
+	struct ringo_loop_metrics m0;
+	ringo_raw_t trigger;
+	uint64_t sqes;
+	int fd, multishot;
+
+	REQUIRE_LOOP();
+	use_config(_i, 0);
+	multishot = multishot_expected();
+	if (multishot && !test_kernel_at_least(6, 1))
+		TEST_SKIP("filling the stash on cue needs DEFER_TASKRUN (6.1)");
+	memset(&hoard, 0, sizeof(hoard));
+	memset(&trigger, 0, sizeof(trigger));
+	fd = raw_udp(AF_INET, &hoard.sender);
+	ck_assert_int_ge(fd, 0);
+	for (i = 0; i <= LATE; i++) {
+		bound4((int)i, &hoard.addr[i]);
+		ck_assert_int_eq(ringo_udp_recv_start(&udp[i], hoard_recv_cb), 0);
+	}
+	ck_assert_int_ge(ringo_run(&loop, RINGO_RUN_NOWAIT), 0);	/* all armed */
+	grow_pool_to_bound(fd, multishot);
+
+	/*
+	 * With DEFER_TASKRUN the kernel takes queued datagrams only inside
+	 * io_uring_enter, after it has completed what that enter submitted:
+	 * the nop's callback runs first and stops every hoarder, and all the
+	 * datagrams it took (one per buffer) land in stashes.
+	 */
+	hoard_send_hoarders(fd, HOARD);
+	ck_assert_int_eq(ringo_nop(&loop, &trigger, stop_hoarders), 0);
+	RUN_UNTIL(hoard.stopped == 1);
+	run_idle(4);
+	for (i = 0; i < HOARDERS; i++) {
+		ck_assert_uint_eq(hoard.got[i], hoard.sent[i] - HOARD);
+		/* Multishot: the kernel took them all, so all POOL_BOUND buffers
+		 * are stashed. */
+		ck_assert_msg(socket_empty(i) == multishot, "udp[%u]: socket %s", i,
+			      multishot ? "not emptied into the stash" : "emptied");
+	}
+
+	/* One SQE per datagram at least: single-shot, the only way in now. */
+	m0 = metrics();
+	hoard_send(fd, LATE, late_n);
+	RUN_UNTIL(hoard.got[LATE] == hoard.sent[LATE]);
+	sqes = metrics().submitted - m0.submitted;
+	ck_assert_msg(sqes >= late_n, "%llu SQEs for %u datagrams", (unsigned long long)sqes,
+		      late_n);
+	/* Each a single-shot recvmsg and a multishot one that fails at once:
+	 * the -ENOBUFS never loops by itself. */
+	if (multishot)
+		ck_assert_msg(sqes <= 2 * late_n + 2, "%llu SQEs for %u datagrams",
+			      (unsigned long long)sqes, late_n);
+	for (i = 0; i < HOARDERS; i++)
+		ck_assert_uint_eq(hoard.got[i], hoard.sent[i] - HOARD);
+
+	for (i = 0; i < HOARDERS; i++)
+		ck_assert_int_eq(ringo_udp_recv_start(&udp[i], hoard_recv_cb), 0);
+	RUN_UNTIL(hoard_all_got());
+	run_idle(2);
+
+	/* Single-shot was once: with the stashes drained, the late handle's
+	 * next datagram re-arms multishot and the rest need no SQE. */
+	m0 = metrics();
+	hoard_send_hoarders(fd, 4);
+	hoard_send(fd, LATE, 4);
+	RUN_UNTIL(hoard_all_got());
+	run_idle(2);
+	sqes = metrics().submitted - m0.submitted;
+	if (multishot)
+		ck_assert_msg(sqes <= 2, "%llu SQEs after the stashes drained",
+			      (unsigned long long)sqes);
+	ck_assert(hoard_all_got());
+	ck_assert_uint_eq(hoard.bad, 0);
+	ck_assert_uint_eq(hoard.errors, 0);
 	close(fd);
 }
 END_TEST
@@ -1567,10 +1862,12 @@ static Suite *suite(void)
 	tcase_add_loop_test(recv, test_recv_stop_in_callback, 0, NCONFIGS);
 	tcase_add_loop_test(recv, test_recv_stop_with_datagram_waiting, 0, 2 * NCONFIGS);
 	tcase_add_loop_test(recv, test_stop_start_keeps_order, 0, NCONFIGS);
+	tcase_add_loop_test(recv, test_recv_stop_behind_datagram, 0, NCONFIGS);
 
 	tcase_add_loop_test(dgram, test_datagram_sizes, 0, NCONFIGS);
 	tcase_add_loop_test(dgram, test_sender_addresses, 0, 2 * NCONFIGS);
 	tcase_add_loop_test(dgram, test_burst_outgrows_pool, 0, NCONFIGS);
+	tcase_add_loop_test(dgram, test_pool_held_by_stashes, 0, NCONFIGS);
 
 	tcase_add_loop_test(close_tc, test_close_with_ops_in_flight, 0, 2 * NCONFIGS);
 	tcase_add_loop_test(close_tc, test_close_idle, 0, NCONFIGS);
