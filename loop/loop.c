@@ -57,8 +57,7 @@ void ringo__now_refresh(struct ringo__loop *l)
 /* The loop time's clock reading, ns, read now if it went stale. */
 static uint64_t now_ns(struct ringo__loop *l)
 {
-	if (l->now_stale)
-		ringo__now_refresh(l);
+	(void)ringo__now(l);
 	return l->now_ns;
 }
 
