@@ -50,6 +50,9 @@ static inline unsigned ringo__hash_id(uint64_t id)
 #define HASH_INITIAL_NUM_BUCKETS 256U
 #define HASH_INITIAL_NUM_BUCKETS_LOG2 8U
 
+/* The id table doubles its buckets past this many records a bucket. */
+#define RINGO__TABLE_LOAD 4U
+
 #define RINGO__ID_SENTINEL 0ULL
 #define RINGO__ID_FIRST 1ULL
 #define RINGO__ID_LIBURING_TIMEOUT UINT64_MAX
@@ -110,7 +113,6 @@ struct ringo__op {
 		struct ringo__staged *staged; /* QUEUED, ABORTED: its waiting SQE */
 		struct ringo__op *next_free;  /* FREE: the free list */
 	};
-	uint32_t sq_idx;	  /* SQ position of its SQE (valid while INFLIGHT) */
 	uint8_t state;		  /* enum ringo__op_state */
 	uint8_t counts_active;	  /* 1: keeps the loop alive as an active request */
 	UT_hash_handle hh;	  /* id table */
@@ -128,7 +130,9 @@ struct ringo__loop {
 	void *slabs;			/* record slabs, freed at close */
 	struct ringo__staged *free_staged; /* spare overflow SQEs */
 	unsigned staged_spare;		/* how many: >= 2 after each ringo__op_new */
-	unsigned table_grow;		/* an add found a chain long enough to double */
+	unsigned table_grow;		/* an add took the table past ids_grow_at */
+	unsigned ids_live;		/* records in the id table, sentinel aside */
+	unsigned ids_grow_at;		/* RINGO__TABLE_LOAD records a bucket */
 	void *staged_slabs;		/* their slabs, freed at close */
 	uint64_t next_id;
 	struct ringo_queue overflow;	/* staged SQEs waiting for SQ room (FIFO) */

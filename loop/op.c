@@ -15,6 +15,7 @@
  *    most as many entries as ops were ever queued at once (plus a slab), so
  *    its bound is the peak of queued ops, itself bounded by live records.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,6 +72,9 @@ int ringo__ops_init(ringo_loop_t *loop)
 	HASH_ADD_KEYPTR(hh, l->ops, &l->sentinel.id, 0, &l->sentinel);
 	if (!l->ops)
 		return -ENOMEM;
+	l->ids_live = 0;
+	l->ids_grow_at = l->sentinel.hh.tbl->num_buckets * RINGO__TABLE_LOAD;
+	l->table_grow = 0;
 	queue_init(&l->overflow);
 	queue_init(&l->aborted);
 	return grow_staged(l);
@@ -137,8 +141,12 @@ static void table_expand(struct ringo__loop *l)
 	int oomed = 0;
 
 	l->table_grow = 0;
+	/* uthash sizes its chains from num_items, which the adds skip. */
+	tbl->num_items = l->ids_live + 1;
 	HASH_EXPAND_BUCKETS(hh, tbl, oomed);
 	(void)oomed;
+	/* uthash gives up doubling when it stops spreading the items. */
+	l->ids_grow_at = tbl->noexpand ? UINT_MAX : tbl->num_buckets * RINGO__TABLE_LOAD;
 }
 
 /* The rare side of taking a record: a slab of records or staged SQEs,
@@ -234,8 +242,7 @@ struct ringo__op *ringo__op_find(ringo_loop_t *loop, uint64_t id)
 
 unsigned ringo__ops_live(const ringo_loop_t *loop)
 {
-	/* uthash counts the sentinel too. */
-	return HASH_COUNT(L(loop)->ops) - 1;
+	return L(loop)->ids_live;
 }
 
 unsigned ringo__ops_flush_overflow(ringo_loop_t *loop)
@@ -258,7 +265,6 @@ unsigned ringo__ops_flush_overflow(ringo_loop_t *loop)
 		op = st->op;
 		put_staged(l, st);
 		op->state = RINGO__OP_INFLIGHT;
-		op->sq_idx = l->ring.sq.sqe_tail - 1;
 	}
 	return 0;
 }
@@ -402,6 +408,21 @@ static void cancel_done(ringo_loop_t *loop, struct ringo__op *op, int res, unsig
  * behind it ends with it. Without SQPOLL khead only moves inside our own
  * io_uring_enter, so the check cannot race; with SQPOLL we never try.
  */
+/* The op's SQE if the kernel has not consumed it yet: a scan of at most
+ * one SQ's worth, so no op needs to keep its SQ position. */
+static struct ringo_sqe *unsubmitted_sqe(struct ringo_sq *sq, uint64_t id)
+{
+	struct ringo_sqe *sqe;
+	unsigned i;
+
+	for (i = *sq->khead; i != sq->sqe_tail; i++) {
+		sqe = &sq->sqes[i & sq->ring_mask];
+		if (sqe->user_data == id)
+			return sqe;
+	}
+	return NULL;
+}
+
 static bool void_unsubmitted(struct ringo__loop *l, struct ringo__op *op)
 {
 	struct ringo_sq *sq = &l->ring.sq;
@@ -410,10 +431,7 @@ static bool void_unsubmitted(struct ringo__loop *l, struct ringo__op *op)
 
 	if (l->ring.flags & RINGO_SETUP_SQPOLL)
 		return false;
-	if ((int32_t)(op->sq_idx - *sq->khead) < 0 || (int32_t)(sq->sqe_tail - op->sq_idx) <= 0)
-		return false;
-	sqe = &sq->sqes[op->sq_idx & sq->ring_mask];
-	if (sqe->user_data != op->id)
+	if (!(sqe = unsubmitted_sqe(sq, op->id)))
 		return false;
 	keep = sqe->flags & (RINGO_SQE_IO_LINK | RINGO_SQE_IO_HARDLINK | RINGO_SQE_IO_DRAIN);
 	*sqe = (struct ringo_sqe){ 0 };

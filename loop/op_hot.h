@@ -25,13 +25,18 @@ int ringo__ops_refill(struct ringo__loop *l);
 struct ringo_sqe *ringo__op_stage(struct ringo__loop *l, struct ringo__op *op);
 
 /*
- * The id table: uthash's table, buckets and handles, HASH_COUNT and
- * HASH_CLEAR; lookups walk a bucket chain as HASH_FIND_BYHASHVALUE does
- * (ringo__table_find). Adds and deletes work on the bucket
- * chains only, as HASH_ADD_TO_BKT / HASH_DEL_IN_BKT do, and skip uthash's
- * application-order list (hh.prev, hh.next, tbl->tail): nothing walks the
- * table in insertion order, and keeping that list cost a third of every
- * add and delete. So HASH_ITER and HASH_DELETE must not be used on it.
+ * The id table: uthash's table, buckets and handles, HASH_CLEAR, and
+ * uthash's bucket doubling (op.c); lookups walk a bucket chain as
+ * HASH_FIND_BYHASHVALUE does (ringo__table_find). Adds and deletes work
+ * on the bucket chains only, as HASH_ADD_TO_BKT / HASH_DEL_IN_BKT do, but
+ * keep no count per bucket and skip uthash's application-order list
+ * (hh.prev, hh.next, tbl->tail): nothing walks the table in insertion
+ * order, and keeping that list cost a third of every add and delete. So
+ * HASH_ITER, HASH_DELETE and HASH_COUNT must not be used on it; the loop
+ * counts its records in ids_live. Ids are sequential, so the live ones
+ * spread evenly over the buckets and a load factor (RINGO__TABLE_LOAD)
+ * is rule enough for doubling: uthash's per-bucket rule would cost a
+ * count per bucket on every add and delete.
  *
  * The sentinel (ringo__ops_init) keeps the table allocated, so l->ops is
  * always &l->sentinel and its handle's tbl is the table. Its key is zero
@@ -47,9 +52,8 @@ RINGO__HOT UT_hash_bucket *ringo__table_bucket(const UT_hash_table *tbl, unsigne
 
 RINGO__HOT void ringo__table_add(struct ringo__loop *l, struct ringo__op *op)
 {
-	UT_hash_table *tbl = l->sentinel.hh.tbl;
 	unsigned hashv = ringo__hash_id(op->id);
-	UT_hash_bucket *b = ringo__table_bucket(tbl, hashv);
+	UT_hash_bucket *b = ringo__table_bucket(l->sentinel.hh.tbl, hashv);
 
 	/* hh.tbl, hh.key and hh.keylen never change: set once per slab. */
 	op->hh.hashv = hashv;
@@ -58,21 +62,24 @@ RINGO__HOT void ringo__table_add(struct ringo__loop *l, struct ringo__op *op)
 	if (b->hh_head)
 		b->hh_head->hh_prev = &op->hh;
 	b->hh_head = &op->hh;
-	tbl->num_items++;
-	/* uthash's rule for doubling the buckets; a chain shorter than the
-	 * base threshold never qualifies, whatever its bucket's expand_mult,
-	 * so one compare settles the common case. The doubling itself waits
-	 * for the next op's start (ringo__ops_refill): an add never calls
-	 * out, so the fast paths built on it need no saved registers. */
-	if (__builtin_expect(++b->count >= HASH_BKT_CAPACITY_THRESH, 0) &&
-	    b->count >= (b->expand_mult + 1U) * HASH_BKT_CAPACITY_THRESH && !tbl->noexpand)
+	/* The doubling waits for the next op's start (ringo__ops_refill): an
+	 * add never calls out, so the fast paths built on it need no saved
+	 * registers. */
+	if (__builtin_expect(++l->ids_live > l->ids_grow_at, 0))
 		l->table_grow = 1;
 }
 
 RINGO__HOT void ringo__table_del(struct ringo__loop *l, UT_hash_bucket *b, struct ringo__op *op)
 {
-	HASH_DEL_IN_BKT(*b, &op->hh);
-	l->sentinel.hh.tbl->num_items--;
+	UT_hash_handle *hh = &op->hh;
+
+	if (hh->hh_prev)
+		hh->hh_prev->hh_next = hh->hh_next;
+	else
+		b->hh_head = hh->hh_next;
+	if (hh->hh_next)
+		hh->hh_next->hh_prev = hh->hh_prev;
+	l->ids_live--;
 }
 
 /*
@@ -169,7 +176,7 @@ RINGO__HOT struct ringo_sqe *ringo__op_sqe_claim(struct ringo__loop *l, struct r
 	struct ringo_sqe *sqe = &sq->sqes[sq->sqe_tail & sq->ring_mask];
 
 	*sqe = (struct ringo_sqe){ .user_data = op->id };
-	op->sq_idx = sq->sqe_tail++;
+	sq->sqe_tail++;
 	return sqe;
 }
 
@@ -183,7 +190,6 @@ RINGO__HOT struct ringo_sqe *ringo__op_get_sqe(struct ringo__loop *l, struct rin
 		sqe = ringo_ring_get_sqe(&l->ring);
 		if (__builtin_expect(sqe != NULL, 1)) {
 			sqe->user_data = op->id;
-			op->sq_idx = l->ring.sq.sqe_tail - 1;
 			return sqe;
 		}
 	}

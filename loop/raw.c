@@ -174,7 +174,9 @@ RINGO_EXTERN int ringo_nop(ringo_loop_t *loop, ringo_raw_t *req, ringo_raw_cb cb
 	op = ringo__op_claim(l, ringo__raw_complete, req, NULL);
 	ringo__op_req_fill(l, op, loop, (ringo_req_t *)req, RINGO_REQ_RAW);
 	req->cb = cb;
-	ringo_prep_nop(ringo__op_sqe_claim(l, op));
+	/* A zeroed SQE is a NOP already, but for its fd. */
+	_Static_assert(RINGO_OP_NOP == 0, "a zeroed SQE must be a NOP");
+	ringo__op_sqe_claim(l, op)->fd = -1;
 	return 0;
 }
 
