@@ -26,16 +26,17 @@
 #include "ringo.h"
 
 /*
- * uthash on 64-bit ids. Ids are handed out in sequence, so folding the two
- * halves is already collision-free across the buckets of any live window
- * (uthash picks the bucket from the low bits); no mixing step is needed.
+ * uthash on 64-bit ids. Ids are handed out in sequence, so their low 32
+ * bits alone are collision-free across the buckets of any live window
+ * narrower than 2^32 ids (uthash picks the bucket from the low bits); no
+ * mixing or folding step is needed.
  * Keys are always 8 bytes, so compare them as one word, not with memcmp.
  * Adds and deletes go through op_hot.h (bucket chains only; out of memory
  * while doubling the buckets keeps the item in the smaller table).
  */
 static inline unsigned ringo__hash_id(uint64_t id)
 {
-	return (unsigned)id ^ (unsigned)(id >> 32);
+	return (unsigned)id;
 }
 #define HASH_FUNCTION(keyptr, keylen, hashv)                                                   \
 	((hashv) = ringo__hash_id(*(const uint64_t *)(const void *)(keyptr)))
@@ -131,6 +132,8 @@ struct ringo__loop {
 	struct ringo__staged *free_staged; /* spare overflow SQEs */
 	unsigned staged_spare;		/* how many: >= 2 after each ringo__op_new */
 	unsigned table_grow;		/* an add took the table past ids_grow_at */
+	UT_hash_bucket *id_buckets;	/* the table's buckets and their mask, */
+	unsigned id_mask;		/* kept here so ops need not load tbl */
 	unsigned ids_live;		/* records in the id table, sentinel aside */
 	unsigned ids_grow_at;		/* RINGO__TABLE_LOAD records a bucket */
 	void *staged_slabs;		/* their slabs, freed at close */

@@ -55,6 +55,17 @@ static int grow_staged(struct ringo__loop *l)
 	return 0;
 }
 
+/* The table has new buckets: the loop's copy of them, and when to double. */
+static void table_sized(struct ringo__loop *l)
+{
+	UT_hash_table *tbl = l->sentinel.hh.tbl;
+
+	l->id_buckets = tbl->buckets;
+	l->id_mask = tbl->num_buckets - 1;
+	/* uthash gives up doubling when it stops spreading the items. */
+	l->ids_grow_at = tbl->noexpand ? UINT_MAX : tbl->num_buckets * RINGO__TABLE_LOAD;
+}
+
 int ringo__ops_init(ringo_loop_t *loop)
 {
 	struct ringo__loop *l = L(loop);
@@ -73,8 +84,8 @@ int ringo__ops_init(ringo_loop_t *loop)
 	if (!l->ops)
 		return -ENOMEM;
 	l->ids_live = 0;
-	l->ids_grow_at = l->sentinel.hh.tbl->num_buckets * RINGO__TABLE_LOAD;
 	l->table_grow = 0;
+	table_sized(l);
 	queue_init(&l->overflow);
 	queue_init(&l->aborted);
 	return grow_staged(l);
@@ -145,8 +156,7 @@ static void table_expand(struct ringo__loop *l)
 	tbl->num_items = l->ids_live + 1;
 	HASH_EXPAND_BUCKETS(hh, tbl, oomed);
 	(void)oomed;
-	/* uthash gives up doubling when it stops spreading the items. */
-	l->ids_grow_at = tbl->noexpand ? UINT_MAX : tbl->num_buckets * RINGO__TABLE_LOAD;
+	table_sized(l);
 }
 
 /* The rare side of taking a record: a slab of records or staged SQEs,
@@ -279,7 +289,7 @@ HOT void unlink_in(struct ringo__loop *l, UT_hash_bucket *b, struct ringo__op *o
 
 HOT void unlink_op(struct ringo__loop *l, struct ringo__op *op)
 {
-	unlink_in(l, ringo__table_bucket(l->sentinel.hh.tbl, op->hh.hashv), op);
+	unlink_in(l, ringo__table_bucket(l, op->hh.hashv), op);
 }
 
 HOT void recycle(struct ringo__loop *l, struct ringo__op *op)

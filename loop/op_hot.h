@@ -42,18 +42,16 @@ struct ringo_sqe *ringo__op_stage(struct ringo__loop *l, struct ringo__op *op);
  * always &l->sentinel and its handle's tbl is the table. Its key is zero
  * bytes long, so HASH_FIND never matches it either.
  */
-RINGO__HOT UT_hash_bucket *ringo__table_bucket(const UT_hash_table *tbl, unsigned hashv)
+/* HASH_TO_BKT, from the bucket array and mask the loop keeps. */
+RINGO__HOT UT_hash_bucket *ringo__table_bucket(const struct ringo__loop *l, unsigned hashv)
 {
-	unsigned bkt;
-
-	HASH_TO_BKT(hashv, tbl->num_buckets, bkt);
-	return &tbl->buckets[bkt];
+	return &l->id_buckets[hashv & l->id_mask];
 }
 
 RINGO__HOT void ringo__table_add(struct ringo__loop *l, struct ringo__op *op)
 {
 	unsigned hashv = ringo__hash_id(op->id);
-	UT_hash_bucket *b = ringo__table_bucket(l->sentinel.hh.tbl, hashv);
+	UT_hash_bucket *b = ringo__table_bucket(l, hashv);
 
 	/* hh.tbl, hh.key and hh.keylen never change: set once per slab. */
 	op->hh.hashv = hashv;
@@ -98,7 +96,7 @@ RINGO__HOT struct ringo__op *ringo__table_find_in(const struct ringo__loop *l, u
 
 	if (__builtin_expect(id == RINGO__ID_SENTINEL, 0))
 		return NULL;
-	*bp = ringo__table_bucket(l->sentinel.hh.tbl, ringo__hash_id(id));
+	*bp = ringo__table_bucket(l, ringo__hash_id(id));
 	for (hh = (*bp)->hh_head; hh; hh = hh->hh_next) {
 		op = container_of(hh, struct ringo__op, hh);
 		if (op->id == id)
