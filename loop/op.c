@@ -348,15 +348,21 @@ HOT void dispatch(ringo_loop_t *loop, struct ringo__loop *l, const struct ringo_
 	}
 	if (__builtin_expect(op->state == RINGO__OP_VOIDED, 0))
 		res = -ECANCELED;
+	if (op->complete == ringo__raw_complete && !(flags & RINGO_CQE_F_MORE)) {
+		/* A raw request's last CQE: it always counts as active and
+		 * belongs to no handle, so unlink and recycle need no tests. */
+		ringo__table_del(l, b, op);
+		l->active_reqs--;
+		raw_finish(op, res, flags);
+		push_free(l, op);
+		return;
+	}
 	if (flags & RINGO_CQE_F_MORE) {
 		op->complete(loop, op, res, flags);
 		return;
 	}
 	unlink_in(l, b, op);
-	if (op->complete == ringo__raw_complete)
-		raw_finish(op, res, flags);
-	else
-		op->complete(loop, op, res, flags);
+	op->complete(loop, op, res, flags);
 	recycle(l, op);
 }
 
