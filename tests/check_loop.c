@@ -540,6 +540,36 @@ START_TEST(test_cancel_before_run_read)
 }
 END_TEST
 
+/*
+ * Thousands of live ops: the id table doubles its buckets on the way (at
+ * 4 records a bucket of the first 256), ops still in a 1024-entry SQ are
+ * found there by a scan when cancelled, the rest wait in the overflow
+ * queue. Every op reports once; the cancelled ones with -ECANCELED.
+ */
+START_TEST(test_cancel_many_live)
+{
+	enum { N = 3000 };
+	struct treq *t;
+	int i;
+
+	REQUIRE_LOOP();
+	reopen_sized(1024, 4096);
+	t = calloc(N, sizeof(*t));
+	ck_assert_ptr_nonnull(t);
+	for (i = 0; i < N; i++)
+		start_nop(&t[i], record_cb);
+	for (i = 0; i < N; i += 3)
+		cancel_pending(&t[i]);
+	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
+	for (i = 0; i < N; i++) {
+		ck_assert_int_eq(t[i].calls, 1);
+		assert_res(&t[i], i % 3 ? 0 : -ECANCELED);
+		ck_assert_int_eq(ringo_cancel(AS_REQ(&t[i].raw)), -ENOENT);
+	}
+	free(t);
+}
+END_TEST
+
 /* Ops waiting in the overflow queue for SQ room are finished by the loop. */
 START_TEST(test_cancel_in_overflow_queue)
 {
@@ -1571,6 +1601,7 @@ static Suite *suite(void)
 
 	tcase_add_test(cancel, test_cancel_before_run_nop);
 	tcase_add_test(cancel, test_cancel_before_run_read);
+	tcase_add_test(cancel, test_cancel_many_live);
 	tcase_add_test(cancel, test_cancel_in_overflow_queue);
 	tcase_add_test(cancel, test_cancel_in_flight);
 	tcase_add_test(cancel, test_cancel_after_completion);
