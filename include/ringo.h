@@ -107,7 +107,7 @@ struct ringo_loop_opts {
 struct ringo_loop_metrics {
 	uint64_t iterations;	/* loop iterations */
 	uint64_t submitted;	/* SQEs handed to the kernel */
-	uint64_t completions;	/* CQEs dispatched to a record */
+	uint64_t completions;	/* CQEs dispatched to a record (added per batch) */
 	uint64_t stale_cqes;	/* CQEs whose id had no record: dropped */
 	uint64_t sq_full_waits;	/* ops that waited for SQ room */
 	uint64_t cq_overflows;	/* times the kernel reported CQ overflow */
@@ -154,7 +154,12 @@ RINGO_EXTERN void ringo_stop(ringo_loop_t *loop);
 /* 1 if active, referenced handles or requests remain, else 0. */
 RINGO_EXTERN int ringo_loop_alive(const ringo_loop_t *loop);
 
-/* Cached monotonic time in ms, updated once per iteration. */
+/*
+ * The loop time: monotonic ms, cached. It goes stale at the start of each
+ * iteration and after each wait, and the clock is read on the first call
+ * after that, so it costs nothing in an iteration that never asks. Loop
+ * thread only (it may update the cache).
+ */
 RINGO_EXTERN uint64_t ringo_now(const ringo_loop_t *loop);
 RINGO_EXTERN void ringo_update_time(ringo_loop_t *loop);
 

@@ -330,12 +330,15 @@ static int iterate(ringo_loop_t *loop, ringo_run_mode mode)
 	l->metrics.iterations++;
 	l->now_stale = 1;
 	/* Most iterations have no timer due and nothing deferred: each of
-	 * these steps is skipped on one inline test, not called to find out. */
-	ran = timer_due(loop);
-	if (ran)
+	 * these steps is skipped on one inline test, not called to find out.
+	 * After callbacks, the wait's time limit counts from a new reading. */
+	if (timer_due(loop)) {
 		ringo__timers_run(loop);
-	ran = (has_deferred_work(l) && run_deferred(loop)) || ran;
-	/* After callbacks, the wait's time limit counts from a new reading. */
+		l->now_stale = 1;
+	}
+	/* Timers are not progress for RUN_ONCE (libuv's rule too): it still
+	 * waits for whatever else is alive. */
+	ran = has_deferred_work(l) && run_deferred(loop);
 	if (ran)
 		l->now_stale = 1;
 	/* Callbacks that already ran are this iteration's progress: like

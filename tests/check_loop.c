@@ -543,8 +543,8 @@ END_TEST
 /*
  * Thousands of live ops: the id table doubles its buckets on the way (at
  * 4 records a bucket of the first 256), ops still in a 1024-entry SQ are
- * found there by a scan when cancelled, the rest wait in the overflow
- * queue. Every op reports once; the cancelled ones with -ECANCELED.
+ * found there by a scan when cancelled (its positions wrapping), the rest
+ * wait in the overflow queue. Every op reports once; the cancelled ones with -ECANCELED.
  */
 START_TEST(test_cancel_many_live)
 {
@@ -556,6 +556,11 @@ START_TEST(test_cancel_many_live)
 	reopen_sized(1024, 4096);
 	t = calloc(N, sizeof(*t));
 	ck_assert_ptr_nonnull(t);
+	/* 700 ops through first, so the SQ's positions wrap in the scan. */
+	for (i = 0; i < 700; i++)
+		start_nop(&t[i], record_cb);
+	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
+	memset(t, 0, 700 * sizeof(*t));
 	for (i = 0; i < N; i++)
 		start_nop(&t[i], record_cb);
 	for (i = 0; i < N; i += 3)

@@ -323,6 +323,31 @@ START_TEST(test_run_once_runs_timer_it_waited_for)
 }
 END_TEST
 
+/*
+ * A timer due at the start of a ONCE run is not the run's progress: the
+ * run fires it and then still waits, here for the next timer, as libuv's
+ * UV_RUN_ONCE does.
+ */
+START_TEST(test_run_once_due_timer_still_waits)
+{
+	struct ttimer a, b;
+	uint64_t base;
+
+	REQUIRE_LOOP();
+	tt_init(&a);
+	tt_init(&b);
+	base = base_ms();
+	ck_assert_int_eq(ringo_timer_start(&a.t, count_cb, 0, 0), 0);
+	ck_assert_int_eq(ringo_timer_start(&b.t, count_cb, 30, 0), 0);
+	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_ONCE), 0);
+	ck_assert_int_eq(a.calls, 1);
+	ck_assert_msg(b.calls == 1, "ONCE returned %llu ms after start without waiting for "
+		      "the 30 ms timer", (unsigned long long)(test_mono_ms() - base));
+	ck_assert_uint_ge(test_mono_ms(), base + 30);
+	tt_close2(&a, &b);
+}
+END_TEST
+
 /* ======================================================================
  * Order
  * ====================================================================== */
@@ -1947,6 +1972,7 @@ static void add_timed(TCase *tc)
 {
 	tcase_add_test(tc, test_wait_path);
 	tcase_add_test(tc, test_run_once_runs_timer_it_waited_for);
+	tcase_add_test(tc, test_run_once_due_timer_still_waits);
 
 	tcase_add_test(tc, test_order_random);
 	tcase_add_test(tc, test_order_random_ops);
