@@ -561,6 +561,7 @@ int bench_pingpong_liburing(const struct bench_pp_cfg *cfg, struct bench_pp_resu
 struct bench_idle_cfg {
 	unsigned conns;		/* connections to accept */
 	unsigned settle_ms;	/* wait after the last read start, before measuring */
+	unsigned park;		/* ringo: 1 = RINGO_LOOP_PARK_READS */
 };
 
 struct bench_idle_result {

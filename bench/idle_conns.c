@@ -28,6 +28,9 @@
  *          buffers that stays untouched, so not resident, while no data
  *          comes). The kernel side (an io_kiocb and poll entry per armed
  *          recv) is not in RSS.
+ *   ringo --park=1 (RINGO_LOOP_PARK_READS): the ringo_tcp_t only; a stream
+ *          that never received waits in the loop's epoll set (kernel
+ *          memory) instead of holding an armed recv and its record.
  *   libuv: the uv_tcp_t, and its slot in loop->watchers (a pointer per fd,
  *          the array sized to a power of two above the highest fd). The
  *          epoll registration is kernel memory. Read buffers: libuv calls
@@ -142,6 +145,7 @@ static void ringo_idle_free(ringo_handle_t *h)
 
 static int bench_idle_conns_ringo(const struct bench_idle_cfg *cfg, struct bench_idle_result *res)
 {
+	struct ringo_loop_opts opts;
 	struct sockaddr_in addr;
 	socklen_t alen = sizeof(addr);
 	struct idle_ringo *r;
@@ -154,7 +158,10 @@ static int bench_idle_conns_ringo(const struct bench_idle_cfg *cfg, struct bench
 		return -ENOMEM;
 	r->cfg = cfg;
 	r->res = res;
-	ret = ringo_loop_init(&r->loop, NULL);
+	ringo_loop_opts_init(&opts);
+	if (cfg->park)
+		opts.flags |= RINGO_LOOP_PARK_READS;
+	ret = ringo_loop_init(&r->loop, &opts);
 	if (ret < 0) {
 		fprintf(stderr, "idle-conns: ringo_loop_init: %s\n", ringo_setup_strerror(ret));
 		free(r);
@@ -303,13 +310,14 @@ static int child_line(struct child *ch, char *line, size_t size)
 
 static int spawn_peer(struct child *ch, const char *name, const struct bench_idle_cfg *cfg)
 {
-	char peer[32], conns[32], settle[32];
-	char *argv[] = { "idle-conns", peer, conns, settle, NULL };
+	char peer[32], conns[32], settle[32], park[32];
+	char *argv[] = { "idle-conns", peer, conns, settle, park, NULL };
 	int in[2], out[2];
 
 	snprintf(peer, sizeof(peer), "--peer=%s", name);
 	snprintf(conns, sizeof(conns), "--conns=%u", cfg->conns);
 	snprintf(settle, sizeof(settle), "--settle=%u", cfg->settle_ms);
+	snprintf(park, sizeof(park), "--park=%u", cfg->park);
 	if (pipe2(in, O_CLOEXEC))
 		return -errno;
 	if (pipe2(out, O_CLOEXEC)) {
@@ -446,6 +454,7 @@ struct args {
 	unsigned conns;
 	unsigned rounds;
 	unsigned settle;
+	unsigned park;
 };
 
 static const char *take_peer(int *argc, char **argv)
@@ -470,6 +479,8 @@ static int parse(int argc, char **argv, struct args *a)
 		{ "rounds", BENCH_OPT_UINT, &a->rounds, "runs per library (median kept)" },
 		{ "settle", BENCH_OPT_UINT, &a->settle,
 		  "ms between the last read start and the measurement" },
+		{ "park", BENCH_OPT_UINT, &a->park,
+		  "1: ringo's loop parks silent reads in epoll (RINGO_LOOP_PARK_READS)" },
 	};
 	int ret = bench_parse_args(argc, argv, opts, sizeof(opts) / sizeof(opts[0]));
 
@@ -511,7 +522,7 @@ int main(int argc, char **argv)
 	ret = parse(argc, argv, &a);
 	if (ret)
 		return ret < 0 ? 2 : 0;
-	cfg = (struct bench_idle_cfg){ .conns = a.conns, .settle_ms = a.settle };
+	cfg = (struct bench_idle_cfg){ .conns = a.conns, .settle_ms = a.settle, .park = a.park };
 	n = init_sides(s);
 
 	if (peer_name) {
@@ -555,6 +566,7 @@ int main(int argc, char **argv)
 
 	ringo_growth = median_of(s[0].growth_kb, a.rounds);
 	bench_kv(&line, "conns", "%u", cfg.conns);
+	bench_kv(&line, "park", "%u", cfg.park);
 	bench_kv(&line, "rss_kb", "%.0f", median_of(s[0].rss_kb, a.rounds));
 	bench_kv(&line, "per_conn_bytes", "%.0f", ringo_growth * 1024 / cfg.conns);
 	peer = find_side(s, n, "libuv");

@@ -93,7 +93,8 @@ typedef enum {
 #define RINGO_LOOP_NO_EXT_ARG		(1U << 4)	/* timed waits via a timeout SQE */
 #define RINGO_LOOP_NO_FS_RING_OPS	(1U << 5)	/* ftruncate on the work pool */
 #define RINGO_LOOP_WAIT_TIME		(1U << 6)	/* measure wait_ns (2 clock reads a wait) */
-#define RINGO_LOOP_KNOWN_FLAGS		((1U << 7) - 1)	/* every flag above */
+#define RINGO_LOOP_PARK_READS		(1U << 7)	/* silent streams wait in epoll, no recv */
+#define RINGO_LOOP_KNOWN_FLAGS		((1U << 8) - 1)	/* every flag above */
 
 struct ringo_loop_opts {
 	unsigned entries;	  /* SQ entries, a power of two; 0 = 256 */
@@ -633,7 +634,11 @@ RINGO_EXTERN int ringo_tcp_connect_host(ringo_connect_t *req, ringo_tcp_t *tcp, 
 					const char *service, ringo_connect_cb cb);
 
 /* Start reading: read_cb per chunk until EOF, an error or ringo_read_stop.
- * -EALREADY if already reading, -ENOTCONN without a connected socket. */
+ * -EALREADY if already reading, -ENOTCONN without a connected socket.
+ * With RINGO_LOOP_PARK_READS, a stream that has never received waits in
+ * the loop's epoll set (kernel memory only: no op record, no recv) and
+ * arms its recv when it first becomes readable; for servers holding many
+ * silent connections, at one epoll_ctl per connection. */
 RINGO_EXTERN int ringo_read_start(ringo_stream_t *stream, ringo_read_cb read_cb);
 /* Stop reading; idempotent. No read_cb runs after this returns. */
 RINGO_EXTERN int ringo_read_stop(ringo_stream_t *stream);

@@ -18,6 +18,7 @@
 #include "loop_internal.h"
 
 void ringo__pool_free(ringo_loop_t *loop);
+void ringo__park_free(ringo_loop_t *loop);
 void ringo__send_ctx_free_all(ringo_loop_t *loop);
 
 #define DEFAULT_ENTRIES 256
@@ -154,6 +155,7 @@ RINGO_EXTERN int ringo_loop_init(ringo_loop_t *loop, const struct ringo_loop_opt
 	l = L(loop);
 	l->wake_fd = -1;
 	l->host_fd = -1;
+	l->park_fd = -1;
 	l->flags = opts->flags;
 	l->threadpool_size = pool_size(opts);
 	queue_init(&l->deferred);
@@ -501,6 +503,7 @@ RINGO_EXTERN int ringo_loop_close(ringo_loop_t *loop)
 		close(l->host_fd);
 	ringo__timers_free(loop);
 	ringo__pool_free(loop);
+	ringo__park_free(loop);
 	ringo__send_ctx_free_all(loop);
 	ringo__fs_direct_free(loop);
 	ringo__ops_free(loop);

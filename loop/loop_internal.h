@@ -12,7 +12,9 @@
  *               (uthash frees its table when the last item leaves, which
  *               would be a malloc/free per op with one op in flight);
  *   UINT64_MAX  liburing's internal timeout user_data; never ours, so a
- *               CQE carrying it is always treated as stale.
+ *               CQE carrying it is always treated as stale;
+ *   UINT64_MAX-1  RINGO__ID_PARKED: the rd_id of a stream parked in the
+ *               loop's epoll set (net/park.c); never submitted.
  */
 #ifndef RINGO_LOOP_INTERNAL_H
 #define RINGO_LOOP_INTERNAL_H
@@ -57,6 +59,7 @@ static inline unsigned ringo__hash_id(uint64_t id)
 #define RINGO__ID_SENTINEL 0ULL
 #define RINGO__ID_FIRST 1ULL
 #define RINGO__ID_LIBURING_TIMEOUT UINT64_MAX
+#define RINGO__ID_PARKED (UINT64_MAX - 1)
 
 struct ringo__op;
 struct ringo__work_pool;
@@ -159,6 +162,8 @@ struct ringo__loop {
 	int wake_armed;			/* the wake read is in flight */
 	uint64_t wake_id;		/* its op id */
 	int host_fd;			/* eventfd registered for embedding, or -1 */
+	int park_fd;			/* epoll set of parked reads, or -1 */
+	uint64_t park_id;		/* its multishot poll op, or 0 */
 	int fs_ftruncate;		/* FTRUNCATE op: 0 unknown, 1 usable, -1 not */
 	struct ringo__work_pool *pool;	/* created on first ringo_work_queue */
 	struct ringo__bufpool *bufpool;	/* receive buffers, on first read_start */

@@ -67,6 +67,13 @@ struct ringo__bufpool {
 
 /* The stream pool, created on first use; NULL when out of memory. */
 struct ringo__bufpool *ringo__pool(ringo_loop_t *loop);
+
+/* park.c (RINGO_LOOP_PARK_READS): wait in the loop's epoll set; 0 or -errno. */
+int ringo__park(ringo_stream_t *s);
+/* Leave the set, if parked. */
+void ringo__unpark(ringo_stream_t *s);
+/* stream_read.c: a parked stream became readable. */
+void ringo__read_woke(ringo_stream_t *s);
 /* The datagram pool, created on first use; NULL when out of memory or when
  * the loop has no buffer rings or multishot (then UDP receives single-shot). */
 struct ringo__bufpool *ringo__dgram_pool(ringo_loop_t *loop);
@@ -121,5 +128,6 @@ int ringo__stream_send_next(ringo_stream_t *s);
 #define STREAM_STASHED (1U << 9)	/* stash_tail holds received data */
 #define STREAM_BUF_WAIT (1U << 10)	/* in the pool's waiters FIFO */
 #define STREAM_RESOLVING (1U << 11)	/* lookup is a connect_host resolving */
+#define STREAM_WOKE (1U << 12)	/* has been readable: reads no longer park */
 
 #endif

@@ -486,6 +486,7 @@ void ringo__stream_close(ringo_handle_t *h)
 
 	s->sflags &= ~STREAM_LISTENING;
 	ringo__read_close(s);
+	ringo__unpark(s);
 	cancel_id(s->loop, s->rd_id);
 	cancel_id(s->loop, s->wr_id);
 	/* A lookup still queued is dropped; one running finishes, and its

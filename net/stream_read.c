@@ -223,6 +223,10 @@ static int arm_recv(ringo_stream_t *s)
 
 	if (stashed(s))
 		return 0;
+	/* A stream that never received waits for data in the epoll set. */
+	if ((L(s->loop)->flags & RINGO_LOOP_PARK_READS) && !(s->sflags & STREAM_WOKE) &&
+	    ringo__park(s) == 0)
+		return 0;
 	if (!p->br) {
 		bid = ringo__pool_take(s->loop, p);
 		if (bid == RINGO__NO_BID) {
@@ -313,6 +317,7 @@ RINGO_EXTERN int ringo_read_stop(ringo_stream_t *s)
 		return 0;
 	stop(s);
 	stop_waiting(s, L(s->loop)->bufpool);
+	ringo__unpark(s);
 	op = s->rd_id ? ringo__op_find(s->loop, s->rd_id) : NULL;
 	if (op)
 		ringo__op_cancel(s->loop, op);
@@ -348,6 +353,13 @@ RINGO_EXTERN int ringo_read_release(ringo_loop_t *loop, int token)
 
 /* Closing: stashed buffers go back; the recv op is cancelled by close
  * (a plain recv's lent_bid stays: its completion gives the buffer back). */
+void ringo__read_woke(ringo_stream_t *s)
+{
+	s->sflags |= STREAM_WOKE;
+	if (reading(s) && !waiting(s))
+		arm_recv(s);
+}
+
 void ringo__read_close(ringo_stream_t *s)
 {
 	struct ringo__bufpool *p = L(s->loop)->bufpool;

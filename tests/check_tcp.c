@@ -51,6 +51,9 @@ static const struct config {
 	{ 0, "multishot, buffer ring" },
 	{ RINGO_LOOP_NO_MULTISHOT, "single-shot, buffer ring" },
 	{ RINGO_LOOP_NO_MULTISHOT | RINGO_LOOP_NO_BUF_RING, "single-shot, no buffer ring" },
+	{ RINGO_LOOP_PARK_READS, "multishot, parked until readable" },
+	{ RINGO_LOOP_PARK_READS | RINGO_LOOP_NO_MULTISHOT | RINGO_LOOP_NO_BUF_RING,
+	  "single-shot, no buffer ring, parked until readable" },
 };
 #define NCONFIGS ((int)(sizeof(configs) / sizeof(configs[0])))
 
@@ -1016,6 +1019,105 @@ static void count_read_cb(ringo_stream_t *s, ssize_t nread, const void *data)
 	if (nread > 0)
 		c->rx_bytes += (size_t)nread;
 }
+
+/* ---- Parked reads (RINGO_LOOP_PARK_READS) -------------------------------- */
+
+enum { PARK_N = 48 };
+
+static const unsigned park_configs[] = {
+	RINGO_LOOP_PARK_READS,
+	RINGO_LOOP_PARK_READS | RINGO_LOOP_NO_MULTISHOT | RINGO_LOOP_NO_BUF_RING,
+};
+
+static void park_accept(struct conn *c)
+{
+	conn_read_start(c, count_read_cb);
+}
+
+/* Accepted conns of `l` that match: received `rx` bytes and ended with `end`
+ * (0: not ended), or with `calls` 0, read nothing at all. */
+static int park_count(const struct conn *l, size_t rx, ssize_t end, int silent)
+{
+	const struct conn *c;
+	int n = 0;
+
+	for (c = conns; c; c = c->next_conn) {
+		if (c->listener != l)
+			continue;
+		if (silent ? c->read_calls == 0
+			   : c->rx_bytes == rx && (end ? c->read_ended && c->read_end == end
+						       : !c->read_ended))
+			n++;
+	}
+	return n;
+}
+
+/*
+ * Streams that start reading before anything arrives wait in the loop's
+ * epoll set. Of 48, a third get data, a third see their peer close, a
+ * third stay silent: data and EOF each arrive once, the silent ones
+ * report nothing. The silent ones are then stopped while parked, sent
+ * data (which must wait: they are stopped), started again (and get it),
+ * and all close cleanly.
+ */
+START_TEST(test_parked_streams)
+{
+	static const char msg[] = "parked!";
+	const size_t len = sizeof(msg) - 1;
+	struct ringo_loop_metrics m0, m1;
+	int fds[PARK_N], i;
+	struct conn *l, *c;
+
+	OPEN_LOOP(park_configs[_i]);
+	l = listen4(park_accept);
+	ck_assert_int_eq(ringo_loop_metrics(&loop, &m0), 0);
+	for (i = 0; i < PARK_N; i++) {
+		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ck_assert_int_ge(fds[i], 0);
+		ck_assert_int_eq(connect(fds[i], (struct sockaddr *)&srv_addr,
+					 sizeof(struct sockaddr_in)), 0);
+	}
+	RUN_UNTIL(l->accepts == PARK_N, 5000);
+	run_for(20);
+	ck_assert_int_eq(park_count(l, 0, 0, 1), PARK_N);
+	/* Parked, not reading: no recv was submitted for any of them (only
+	 * the accepts, re-armed one by one without multishot, and the poll). */
+	ck_assert_int_eq(ringo_loop_metrics(&loop, &m1), 0);
+	ck_assert_uint_lt(m1.submitted - m0.submitted,
+			  (park_configs[_i] & RINGO_LOOP_NO_MULTISHOT) ? PARK_N + 8 : 8);
+	for (i = 0; i < PARK_N; i++) {
+		if (i % 3 == 0)
+			ck_assert_int_eq(write(fds[i], msg, len), (ssize_t)len);
+		else if (i % 3 == 1)
+			ck_assert_int_eq(shutdown(fds[i], SHUT_WR), 0);
+	}
+	RUN_UNTIL(park_count(l, len, 0, 0) == PARK_N / 3 &&
+			  park_count(l, 0, RINGO_EOF, 0) == PARK_N / 3, 5000);
+	run_for(20);
+	ck_assert_int_eq(park_count(l, len, 0, 0), PARK_N / 3);
+	ck_assert_int_eq(park_count(l, 0, RINGO_EOF, 0), PARK_N / 3);
+	ck_assert_int_eq(park_count(l, 0, 0, 1), PARK_N / 3);
+
+	for (c = conns; c; c = c->next_conn)
+		if (c->listener == l && c->read_calls == 0)
+			conn_read_stop(c);
+	for (i = 2; i < PARK_N; i += 3)
+		ck_assert_int_eq(write(fds[i], msg, len), (ssize_t)len);
+	run_for(20);
+	ck_assert_int_eq(park_count(l, 0, 0, 1), PARK_N / 3);
+	for (c = conns; c; c = c->next_conn)
+		if (c->listener == l && c->read_stopped)
+			conn_read_start(c, count_read_cb);
+	RUN_UNTIL(park_count(l, len, 0, 0) == 2 * (PARK_N / 3), 5000);
+
+	for (c = conns; c; c = c->next_conn)
+		if (c->listener == l)
+			conn_close(c);
+	RUN_UNTIL(l->child_closes == PARK_N, 5000);
+	for (i = 0; i < PARK_N; i++)
+		close(fds[i]);
+}
+END_TEST
 
 /* Queue writes and close in the same callback: nothing reached the kernel. */
 static void close_now_connected(struct conn *c)
@@ -2008,6 +2110,8 @@ static Suite *suite(void)
 	tcase_add_loop_test(data, test_pool_growth_kept_buffers, 0, NCONFIGS);
 	tcase_add_loop_test(data, test_stop_while_waiting_for_buffer, 0, NCONFIGS);
 	tcase_add_loop_test(data, test_write_queue_size, 0, NCONFIGS);
+	tcase_add_loop_test(data, test_parked_streams, 0,
+			    (int)(sizeof(park_configs) / sizeof(park_configs[0])));
 	suite_add_tcase(s, data);
 
 	tcase_add_loop_test(conn, test_many_connections, 0, NCONFIGS);
