@@ -12,9 +12,9 @@
  * One multishot poll on the epoll fd stands for every parked stream; its
  * CQE says some are readable, and epoll_wait (which never blocks here)
  * says which. Entries are EPOLLONESHOT, and a stream leaves the set
- * (EPOLL_CTL_DEL, synchronous) on read_stop and close, so an event only
- * ever names a stream still parked: the events of one epoll_wait are
- * handled before any user callback can run.
+ * (EPOLL_CTL_DEL, synchronous) when it wakes, on read_stop and on close,
+ * so an event only ever names a stream still parked: the events of one
+ * epoll_wait are handled before any user callback can run.
  *
  * A parked stream's rd_id is RINGO__ID_PARKED, never in the id table: to
  * the read code it is a recv in flight, so nothing arms a second one.
@@ -58,9 +58,7 @@ int ringo__park(ringo_stream_t *s)
 
 	if (ret)
 		return ret;
-	/* A stream parked before (read_stop, read_start) is still in the set. */
-	if (epoll_ctl(l->park_fd, EPOLL_CTL_ADD, s->fd, &ev) < 0 &&
-	    (errno != EEXIST || epoll_ctl(l->park_fd, EPOLL_CTL_MOD, s->fd, &ev) < 0))
+	if (epoll_ctl(l->park_fd, EPOLL_CTL_ADD, s->fd, &ev) < 0)
 		return -errno;
 	s->rd_id = RINGO__ID_PARKED;
 	return 0;
@@ -88,7 +86,9 @@ static void wake_parked(ringo_loop_t *loop)
 			s = ev[i].data.ptr;
 			if (s->rd_id != RINGO__ID_PARKED)
 				continue;
-			s->rd_id = 0;
+			/* Out of the set: a disabled entry would still hook
+			 * the socket's wakeups and cost every packet after. */
+			ringo__unpark(s);
 			ringo__read_woke(s);
 		}
 	} while (n == PARK_EVENTS);
