@@ -180,10 +180,15 @@ err:
 	return ret;
 }
 
+/* Close callbacks or deferred finishes waiting: ringo__run_pending's work. */
+static bool has_pending(const struct ringo__loop *l)
+{
+	return l->close_head || !queue_empty(&l->deferred);
+}
+
 static bool has_deferred_work(const struct ringo__loop *l)
 {
-	return l->close_head || !queue_empty(&l->deferred) ||
-	       !queue_empty(&l->aborted);
+	return has_pending(l) || !queue_empty(&l->aborted);
 }
 
 /* Closes, deferred finishes and aborted ops; true if any callback ran. */
@@ -361,7 +366,7 @@ static int iterate(ringo_loop_t *loop, ringo_run_mode mode)
 	drain_cq(loop);
 	if (block && timer_due(loop))
 		ringo__timers_run(loop);
-	if (l->close_head || !queue_empty(&l->deferred))
+	if (has_pending(l))
 		ringo__run_pending(loop);
 	return 0;
 }

@@ -144,7 +144,7 @@ static int grow(struct ringo__loop *l)
  * takes the new item back out of the table when the larger bucket array
  * cannot be allocated (an op whose CQE would then be dropped as stale),
  * a failed doubling here leaves every item in the smaller table: longer
- * chains, still correct; the next add to a long bucket tries again.
+ * chains, still correct; the next add past the load factor tries again.
  */
 static void table_expand(struct ringo__loop *l)
 {
@@ -417,13 +417,6 @@ static void cancel_done(ringo_loop_t *loop, struct ringo__op *op, int res, unsig
 	(void)flags;
 }
 
-/*
- * An SQE the kernel has not consumed yet (it is past khead) can still be
- * rewritten: make it a NOP under the same id, so no ASYNC_CANCEL races it
- * and the op reliably ends -ECANCELED. Link flags stay so a linked timeout
- * behind it ends with it. Without SQPOLL khead only moves inside our own
- * io_uring_enter, so the check cannot race; with SQPOLL we never try.
- */
 /* The op's SQE if the kernel has not consumed it yet: a scan of at most
  * one SQ's worth, so no op needs to keep its SQ position. */
 static struct ringo_sqe *unsubmitted_sqe(struct ringo_sq *sq, uint64_t id)
@@ -439,6 +432,13 @@ static struct ringo_sqe *unsubmitted_sqe(struct ringo_sq *sq, uint64_t id)
 	return NULL;
 }
 
+/*
+ * An SQE the kernel has not consumed yet (it is past khead) can still be
+ * rewritten: make it a NOP under the same id, so no ASYNC_CANCEL races it
+ * and the op reliably ends -ECANCELED. Link flags stay so a linked timeout
+ * behind it ends with it. Without SQPOLL khead only moves inside our own
+ * io_uring_enter, so the check cannot race; with SQPOLL we never try.
+ */
 static bool void_unsubmitted(struct ringo__loop *l, struct ringo__op *op)
 {
 	struct ringo_sq *sq = &l->ring.sq;

@@ -131,13 +131,18 @@ RINGO__HOT struct ringo__op *ringo__op_claim(struct ringo__loop *l, ringo__compl
 	return op;
 }
 
+/* No free record, staged SQEs short of the reserve, or the table's
+ * doubling due: ringo__ops_refill's work. */
+RINGO__HOT bool ringo__op_refill_due(const struct ringo__loop *l)
+{
+	return !l->free_ops || l->staged_spare < RINGO__STAGED_RESERVE || l->table_grow;
+}
+
 /* A fresh record in the table, or NULL when a slab could not be had. */
 RINGO__HOT struct ringo__op *ringo__op_take(struct ringo__loop *l, ringo__complete_fn complete,
 					    void *owner, ringo_handle_t *handle)
 {
-	if (__builtin_expect(!l->free_ops || l->staged_spare < RINGO__STAGED_RESERVE ||
-				     l->table_grow, 0) &&
-	    ringo__ops_refill(l))
+	if (__builtin_expect(ringo__op_refill_due(l), 0) && ringo__ops_refill(l))
 		return NULL;
 	return ringo__op_claim(l, complete, owner, handle);
 }
@@ -156,15 +161,15 @@ RINGO__HOT void ringo__op_req_fill(struct ringo__loop *l, struct ringo__op *op,
 }
 
 /*
- * True when an op can start with no call out of line: a free record,
- * staged SQEs in reserve, no table doubling due, nobody waiting in the overflow queue and room
- * in the SQ. Fast paths check this once, up front, then use the
- * unchecked ringo__op_claim and ringo__op_sqe_claim.
+ * True when an op can start with no call out of line: no refill due,
+ * nobody waiting in the overflow queue and room in the SQ. Fast paths
+ * check this once, up front, then use the unchecked ringo__op_claim and
+ * ringo__op_sqe_claim.
  */
 RINGO__HOT bool ringo__op_room(const struct ringo__loop *l)
 {
-	return l->free_ops && l->staged_spare >= RINGO__STAGED_RESERVE && !l->table_grow &&
-	       queue_empty(&l->overflow) && ringo_ring_sq_space_left(&l->ring);
+	return !ringo__op_refill_due(l) && queue_empty(&l->overflow) &&
+	       ringo_ring_sq_space_left(&l->ring);
 }
 
 /* The next SQE of the ring, zeroed, for an op; the caller checked room. */

@@ -351,8 +351,6 @@ RINGO_EXTERN int ringo_read_release(ringo_loop_t *loop, int token)
 	return 0;
 }
 
-/* Closing: stashed buffers go back; the recv op is cancelled by close
- * (a plain recv's lent_bid stays: its completion gives the buffer back). */
 void ringo__read_woke(ringo_stream_t *s)
 {
 	s->sflags |= STREAM_WOKE;
@@ -360,6 +358,8 @@ void ringo__read_woke(ringo_stream_t *s)
 		arm_recv(s);
 }
 
+/* Closing: stashed buffers go back; the recv op is cancelled by close
+ * (a plain recv's lent_bid stays: its completion gives the buffer back). */
 void ringo__read_close(ringo_stream_t *s)
 {
 	struct ringo__bufpool *p = L(s->loop)->bufpool;

@@ -112,13 +112,14 @@ RINGO_EXTERN uint64_t ringo_timer_get_repeat(const ringo_timer_t *t)
 RINGO_EXTERN uint64_t ringo_timer_get_due_in(const ringo_timer_t *t)
 {
 	struct ringo__loop *l;
-	uint64_t deadline;
+	uint64_t deadline, now;
 
 	if (!valid(t) || TB_POS(t) == TB_NONE)
 		return 0;
 	l = L(t->loop);
 	deadline = tb_deadline_of(&l->timers, t);
-	return deadline > ringo__now(l) ? deadline - ringo__now(l) : 0;
+	now = ringo__now(l);
+	return deadline > now ? deadline - now : 0;
 }
 
 void ringo__timer_close(ringo_handle_t *h)
