@@ -103,6 +103,8 @@ struct ringo_loop_opts {
 	unsigned flags;		  /* RINGO_LOOP_* */
 	unsigned sqpoll_idle_ms;  /* with RINGO_LOOP_SQPOLL; 0 = 1000 */
 	unsigned threadpool_size; /* work pool threads; 0 = $RINGO_THREADPOOL_SIZE or 4 */
+	unsigned park_idle_ms;	  /* with RINGO_LOOP_PARK_READS: a stream whose recv saw
+				     nothing for 1-2 times this parks again; 0 = 10000 */
 };
 
 struct ringo_loop_metrics {
@@ -113,6 +115,10 @@ struct ringo_loop_metrics {
 	uint64_t sq_full_waits;	/* ops that waited for SQ room */
 	uint64_t cq_overflows;	/* times the kernel reported CQ overflow */
 	uint64_t wait_ns;	/* time blocked in io_uring_enter; needs RINGO_LOOP_WAIT_TIME */
+	uint64_t parks;		/* reads parked in the epoll set (RINGO_LOOP_PARK_READS) */
+	/* Now, not counts: */
+	uint64_t ops_live;	/* op records in use (the loop's own ops included) */
+	uint64_t op_records;	/* op records mapped, in use or free: memory held */
 };
 
 /* Large enough for the loop's private state; checked at build time. */

@@ -60,6 +60,12 @@ void ringo__handle_stop(ringo_handle_t *h)
 		L(h->loop)->active_handles--;
 }
 
+void ringo__handle_hide(ringo_handle_t *h)
+{
+	ringo_unref(h);
+	L(h->loop)->open_handles--;
+}
+
 static bool valid(const ringo_handle_t *h)
 {
 	return h && h->loop && (h->hflags & HANDLE_INIT) && !(h->hflags & HANDLE_CLOSED);

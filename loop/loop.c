@@ -158,6 +158,7 @@ RINGO_EXTERN int ringo_loop_init(ringo_loop_t *loop, const struct ringo_loop_opt
 	l->park_fd = -1;
 	l->flags = opts->flags;
 	l->threadpool_size = pool_size(opts);
+	l->park_idle_ms = opts->park_idle_ms ? opts->park_idle_ms : RINGO__PARK_IDLE_MS;
 	queue_init(&l->deferred);
 	queue_init(&l->asyncs);
 	ret = setup_ring(l, opts);
@@ -327,6 +328,23 @@ static bool timer_due(ringo_loop_t *loop)
 	return next != UINT64_MAX && next <= ringo__now(L(loop));
 }
 
+/*
+ * About to sleep with many records free (a burst is over): give the slabs
+ * it emptied back to the kernel, so a loop that once held 10k ops does not
+ * keep their memory. A trim that frees nothing (live records scattered
+ * over every slab) is not tried again until as many ops have completed as
+ * records were free: the walk costs at most one step per completion.
+ */
+static void trim_before_sleep(ringo_loop_t *loop)
+{
+	struct ringo__loop *l = L(loop);
+
+	if (l->metrics.completions < l->trim_after)
+		return;
+	if (!ringo__ops_trim(loop))
+		l->trim_after = l->metrics.completions + (l->ops_total - l->ids_live);
+}
+
 static int iterate(ringo_loop_t *loop, ringo_run_mode mode)
 {
 	struct ringo__loop *l = L(loop);
@@ -353,8 +371,11 @@ static int iterate(ringo_loop_t *loop, ringo_run_mode mode)
 	block = mode != RINGO_RUN_NOWAIT && !(ran && mode == RINGO_RUN_ONCE) &&
 		!has_deferred_work(l) && alive(l) &&
 		!(l->state & LOOP_STOP) && !ringo_ring_cq_ready(&l->ring);
-	if (block)
+	if (block) {
 		deadline = wait_deadline(loop);
+		if (__builtin_expect(l->ops_total - l->ids_live > RINGO__TRIM_SLACK, 0))
+			trim_before_sleep(loop);
+	}
 	queued = ringo__ops_flush_overflow(loop);
 	if (queued || (deadline != UINT64_MAX && deadline <= ringo__now(l)))
 		block = false;
@@ -545,6 +566,8 @@ RINGO_EXTERN int ringo_loop_metrics(const ringo_loop_t *loop, struct ringo_loop_
 	if (!loop || !m || !(L(loop)->state & LOOP_READY))
 		return -EINVAL;
 	*m = L(loop)->metrics;
+	m->ops_live = L(loop)->ids_live;
+	m->op_records = L(loop)->ops_total;
 	return 0;
 }
 

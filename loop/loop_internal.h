@@ -61,7 +61,16 @@ static inline unsigned ringo__hash_id(uint64_t id)
 #define RINGO__ID_LIBURING_TIMEOUT UINT64_MAX
 #define RINGO__ID_PARKED (UINT64_MAX - 1)
 
+/* Free records past which a loop about to sleep gives emptied slabs back
+ * to the kernel (loop.c). */
+#define RINGO__TRIM_SLACK 1024U
+
+/* Default of ringo_loop_opts.park_idle_ms. */
+#define RINGO__PARK_IDLE_MS 10000U
+
 struct ringo__op;
+struct ringo__slab;
+struct ringo__park_sweep;
 struct ringo__work_pool;
 struct ringo__bufpool;
 struct ringo__direct;
@@ -131,7 +140,7 @@ struct ringo__loop {
 	struct ringo__op *ops;		/* uthash table head: id -> record */
 	struct ringo__op sentinel;	/* id 0, always in the table */
 	struct ringo__op *free_ops;	/* free records, linked through next_free */
-	void *slabs;			/* record slabs, freed at close */
+	struct ringo__slab *slabs;	/* record slabs, newest first (op.c) */
 	struct ringo__staged *free_staged; /* spare overflow SQEs */
 	unsigned staged_spare;		/* how many: >= 2 after each ringo__op_new */
 	unsigned table_grow;		/* an add took the table past ids_grow_at */
@@ -139,6 +148,8 @@ struct ringo__loop {
 	unsigned id_mask;		/* kept here so ops need not load tbl */
 	unsigned ids_live;		/* records in the id table, sentinel aside */
 	unsigned ids_grow_at;		/* RINGO__TABLE_LOAD records a bucket */
+	unsigned ops_total;		/* records the slabs hold, free or not */
+	uint64_t trim_after;		/* completions before trimming is worth a try */
 	void *staged_slabs;		/* their slabs, freed at close */
 	uint64_t next_id;
 	struct ringo_queue overflow;	/* staged SQEs waiting for SQ room (FIFO) */
@@ -164,6 +175,9 @@ struct ringo__loop {
 	int host_fd;			/* eventfd registered for embedding, or -1 */
 	int park_fd;			/* epoll set of parked reads, or -1 */
 	uint64_t park_id;		/* its multishot poll op, or 0 */
+	unsigned park_idle_ms;		/* re-park after this much silence */
+	unsigned park_sweeping;		/* the idle sweep's timer is running */
+	struct ringo__park_sweep *park_sweep; /* made on the first sweep */
 	int fs_ftruncate;		/* FTRUNCATE op: 0 unknown, 1 usable, -1 not */
 	struct ringo__work_pool *pool;	/* created on first ringo_work_queue */
 	struct ringo__bufpool *bufpool;	/* receive buffers, on first read_start */
@@ -246,6 +260,11 @@ struct ringo__op *ringo__op_find(ringo_loop_t *loop, uint64_t id);
 int ringo__op_cancel(ringo_loop_t *loop, struct ringo__op *op);
 /* Cancel every op still in flight (used at loop close). */
 void ringo__ops_cancel_all(ringo_loop_t *loop);
+/* Visit every op in flight completing through `complete` (the idle sweep). */
+void ringo__ops_each(ringo_loop_t *loop, ringo__complete_fn complete,
+		     void (*visit)(ringo_loop_t *loop, struct ringo__op *op, void *arg), void *arg);
+/* Give the kernel back the record slabs that are wholly free; how many. */
+unsigned ringo__ops_trim(ringo_loop_t *loop);
 /* Take back a record whose SQE was never obtained. */
 void ringo__op_forget(ringo_loop_t *loop, struct ringo__op *op);
 /* Move queued ops into free SQ slots; returns how many remain queued. */
@@ -267,6 +286,9 @@ bool ringo__ops_run_aborted(ringo_loop_t *loop);
 void ringo__handle_init(ringo_loop_t *loop, ringo_handle_t *h, int type);
 void ringo__handle_start(ringo_handle_t *h);
 void ringo__handle_stop(ringo_handle_t *h);
+/* The loop's own handle (a timer): not counted open, never keeps the loop
+ * alive, never closed; it goes with the loop's timers at loop close. */
+void ringo__handle_hide(ringo_handle_t *h);
 /* The op of a handle finished: a closing handle may now be done. */
 void ringo__handle_op_done(ringo_handle_t *h);
 bool ringo__run_pending(ringo_loop_t *loop);

@@ -9,25 +9,47 @@
  *    local abort) has been handled; its id is never handed out again;
  *  - ops leave the overflow queue in the order they entered it, and while
  *    it is non-empty new ops queue behind it, so submission order holds;
- *  - records are freed only to the pool; slabs go back to libc at close;
+ *  - records are freed to the pool; a slab goes back to the kernel when
+ *    ringo__ops_trim finds every record it handed out free (the idle sweep
+ *    calls it), or at close;
  *  - an op that finds the SQ full waits with its SQE in a staged entry from
  *    a second pool. That pool grows by slabs and never shrinks: it holds at
  *    most as many entries as ops were ever queued at once (plus a slab), so
  *    its bound is the peak of queued ops, itself bounded by live records.
  */
 #include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "op_hot.h"
 
-#define SLAB_OPS 64	/* records per slab: one malloc per 64 ops in flight at peak */
+/*
+ * Records live in slabs of SLAB_BYTES, each its own mapping aligned to its
+ * size, so a record's slab is its address rounded down, and a slab that
+ * empties can be unmapped: malloc'd memory would stay resident in the heap.
+ * A slab hands its records to the free list GROW_OPS at a time, so only
+ * the pages of records ever used are touched (a small loop keeps ~8 KiB).
+ */
+#define SLAB_BYTES (64U * 1024)
+#define GROW_OPS 64U
 #define SLAB_STAGED 16	/* staged SQEs per slab: the overflow path is rare */
 
-struct slab {
-	struct slab *next;
-	struct ringo__op ops[SLAB_OPS];
+struct ringo__slab {
+	struct ringo__slab *next;
+	unsigned used;	/* records handed to the free list so far */
+	unsigned nfree;	/* ringo__ops_trim's count of its free records */
+	struct ringo__op ops[];
 };
+
+#define SLAB_CAP ((SLAB_BYTES - offsetof(struct ringo__slab, ops)) / sizeof(struct ringo__op))
+
+static struct ringo__slab *slab_of(const struct ringo__op *op)
+{
+	return (struct ringo__slab *)((uintptr_t)op & ~(uintptr_t)(SLAB_BYTES - 1));
+}
 
 struct staged_slab {
 	struct staged_slab *next;
@@ -94,13 +116,13 @@ int ringo__ops_init(ringo_loop_t *loop)
 void ringo__ops_free(ringo_loop_t *loop)
 {
 	struct ringo__loop *l = L(loop);
-	struct slab *s = l->slabs, *next;
+	struct ringo__slab *s = l->slabs, *next;
 	struct staged_slab *ss = l->staged_slabs, *ss_next;
 
 	HASH_CLEAR(hh, l->ops);
 	for (; s; s = next) {
 		next = s->next;
-		free(s);
+		munmap(s, SLAB_BYTES);
 	}
 	for (; ss; ss = ss_next) {
 		ss_next = ss->next;
@@ -108,6 +130,7 @@ void ringo__ops_free(ringo_loop_t *loop)
 	}
 	l->slabs = NULL;
 	l->free_ops = NULL;
+	l->ops_total = 0;
 	l->staged_slabs = NULL;
 	l->free_staged = NULL;
 	l->staged_spare = 0;
@@ -120,22 +143,48 @@ static void push_free(struct ringo__loop *l, struct ringo__op *op)
 	l->free_ops = op;
 }
 
+/* A fresh mapping of SLAB_BYTES aligned to SLAB_BYTES: map twice the size
+ * and cut off what lies outside the aligned part. */
+static struct ringo__slab *slab_map(void)
+{
+	size_t len = 2 * (size_t)SLAB_BYTES, head;
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *s;
+
+	if (p == MAP_FAILED)
+		return NULL;
+	s = (char *)(((uintptr_t)p + SLAB_BYTES - 1) & ~(uintptr_t)(SLAB_BYTES - 1));
+	head = (size_t)(s - p);
+	if (head)
+		munmap(p, head);
+	if (len - head > SLAB_BYTES)
+		munmap(s + SLAB_BYTES, len - head - SLAB_BYTES);
+	return (struct ringo__slab *)s;
+}
+
+/* GROW_OPS more records, from the newest slab while it has them. */
 static int grow(struct ringo__loop *l)
 {
-	struct slab *s = malloc(sizeof(*s));
-	int i;
+	struct ringo__slab *s = l->slabs;
+	unsigned i, end;
 
-	if (!s)
-		return -ENOMEM;
-	s->next = l->slabs;
-	l->slabs = s;
-	for (i = SLAB_OPS - 1; i >= 0; i--) {
+	if (!s || s->used == SLAB_CAP) {
+		if (!(s = slab_map()))
+			return -ENOMEM;
+		s->next = l->slabs;
+		s->used = 0;
+		l->slabs = s;
+	}
+	end = s->used + GROW_OPS < SLAB_CAP ? s->used + GROW_OPS : (unsigned)SLAB_CAP;
+	for (i = end; i-- > s->used;) {
 		/* The handle fields a record keeps for life (op_hot.h). */
 		s->ops[i].hh.tbl = l->sentinel.hh.tbl;
 		s->ops[i].hh.key = &s->ops[i].id;
 		s->ops[i].hh.keylen = sizeof(s->ops[i].id);
 		push_free(l, &s->ops[i]);
 	}
+	l->ops_total += end - s->used;
+	s->used = end;
 	return 0;
 }
 
@@ -508,16 +557,68 @@ int ringo__op_cancel(ringo_loop_t *loop, struct ringo__op *op)
 void ringo__ops_cancel_all(ringo_loop_t *loop)
 {
 	uint64_t end = L(loop)->next_id;
-	struct slab *s;
+	struct ringo__slab *s;
 	struct ringo__op *op;
-	int i;
+	unsigned i;
 
 	for (s = L(loop)->slabs; s; s = s->next) {
-		for (i = 0; i < SLAB_OPS; i++) {
+		for (i = 0; i < s->used; i++) {
 			op = &s->ops[i];
 			if (op->id < end && op->state == RINGO__OP_INFLIGHT &&
 			    op->complete != cancel_done)
 				ringo__op_cancel(loop, op);
 		}
 	}
+}
+
+/* Every op in flight whose completion function is `complete`, slab by
+ * slab; `visit` may cancel the op, not free or start others. */
+void ringo__ops_each(ringo_loop_t *loop, ringo__complete_fn complete,
+		     void (*visit)(ringo_loop_t *loop, struct ringo__op *op, void *arg), void *arg)
+{
+	struct ringo__slab *s;
+	unsigned i;
+
+	for (s = L(loop)->slabs; s; s = s->next)
+		for (i = 0; i < s->used; i++)
+			if (s->ops[i].complete == complete && s->ops[i].state == RINGO__OP_INFLIGHT)
+				visit(loop, &s->ops[i], arg);
+}
+
+/*
+ * Unmaps the slabs whose every record is free, but the newest (the one
+ * records grow from), and returns how many went. O(free records + slabs):
+ * for the idle sweep, never a hot path. The free list keeps its order.
+ */
+unsigned ringo__ops_trim(ringo_loop_t *loop)
+{
+	struct ringo__loop *l = L(loop);
+	struct ringo__op *op, **link;
+	struct ringo__slab *s, **sl;
+	unsigned gone = 0;
+
+	for (s = l->slabs; s; s = s->next)
+		s->nfree = 0;
+	for (op = l->free_ops; op; op = op->next_free)
+		slab_of(op)->nfree++;
+	/* The newest slab stays: its count never matches, so it keeps all. */
+	if (l->slabs)
+		l->slabs->nfree = 0;
+	for (link = &l->free_ops; (op = *link);) {
+		if (slab_of(op)->nfree == slab_of(op)->used)
+			*link = op->next_free;
+		else
+			link = &op->next_free;
+	}
+	for (sl = &l->slabs; (s = *sl);) {
+		if (s->nfree == s->used) {
+			*sl = s->next;
+			l->ops_total -= s->used;
+			munmap(s, SLAB_BYTES);
+			gone++;
+		} else {
+			sl = &s->next;
+		}
+	}
+	return gone;
 }

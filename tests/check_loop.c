@@ -575,6 +575,56 @@ START_TEST(test_cancel_many_live)
 }
 END_TEST
 
+static void nothing_cb(ringo_timer_t *t)
+{
+	(void)t;
+}
+
+/*
+ * The records of a burst go back to the kernel once it is over: 5000 NOPs
+ * in flight hold ~10 slabs of records; once they finished, the loop's next
+ * sleep (here, for a timer) keeps only its newest slab (545 records), and a
+ * second burst of the same size grows again and finishes the same way.
+ */
+START_TEST(test_records_trimmed)
+{
+	enum { N = 5000 };
+	struct ringo_loop_metrics m0, m;
+	ringo_timer_t timer;
+	struct treq *t;
+	int round, i;
+
+	REQUIRE_LOOP();
+	reopen_sized(4096, 0);
+	ck_assert_int_eq(ringo_timer_init(&loop, &timer), 0);
+	t = calloc(N, sizeof(*t));
+	ck_assert_ptr_nonnull(t);
+	m0 = metrics();
+	ck_assert_uint_le(m0.op_records, 64);
+	for (round = 0; round < 2; round++) {
+		memset(t, 0, N * sizeof(*t));
+		for (i = 0; i < N; i++)
+			start_nop(&t[i], record_cb);
+		m = metrics();
+		ck_assert_uint_eq(m.ops_live, m0.ops_live + N);
+		ck_assert_uint_ge(m.op_records, N);
+		ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
+		for (i = 0; i < N; i++) {
+			ck_assert_int_eq(t[i].calls, 1);
+			assert_res(&t[i], 0);
+		}
+		ck_assert_int_eq(ringo_timer_start(&timer, nothing_cb, 1, 0), 0);
+		ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
+		m = metrics();
+		ck_assert_uint_eq(m.ops_live, m0.ops_live);
+		ck_assert_uint_le(m.op_records, 1024);
+	}
+	ringo_close((ringo_handle_t *)&timer, NULL);
+	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
+	free(t);
+}
+END_TEST
+
 /* Ops waiting in the overflow queue for SQ room are finished by the loop. */
 START_TEST(test_cancel_in_overflow_queue)
 {
@@ -1616,6 +1666,7 @@ static Suite *suite(void)
 
 	tcase_add_test(queues, test_stale_cqes);
 	tcase_add_test(queues, test_sq_full);
+	tcase_add_test(queues, test_records_trimmed);
 	tcase_add_test(queues, test_cq_small);
 	tcase_add_test(queues, test_cq_overflow_reads);
 
