@@ -74,6 +74,12 @@ int ringo__park(ringo_stream_t *s);
 void ringo__unpark(ringo_stream_t *s);
 /* stream_read.c: a parked stream became readable. */
 void ringo__read_woke(ringo_stream_t *s);
+/* A stream's recv completion (the sweep finds the recvs by it). */
+void ringo__recv_complete(ringo_loop_t *loop, struct ringo__op *op, int res, unsigned flags);
+/* Reading with nothing stashed or awaited: its recv may give way to a park. */
+bool ringo__read_parkable(const ringo_stream_t *s);
+/* Start the idle sweep if it is not running (a recv was armed). */
+void ringo__park_sweep_start(ringo_loop_t *loop);
 /* The datagram pool, created on first use; NULL when out of memory or when
  * the loop has no buffer rings or multishot (then UDP receives single-shot). */
 struct ringo__bufpool *ringo__dgram_pool(ringo_loop_t *loop);
@@ -129,5 +135,7 @@ int ringo__stream_send_next(ringo_stream_t *s);
 #define STREAM_BUF_WAIT (1U << 10)	/* in the pool's waiters FIFO */
 #define STREAM_RESOLVING (1U << 11)	/* lookup is a connect_host resolving */
 #define STREAM_WOKE (1U << 12)	/* has been readable: reads no longer park */
+#define STREAM_IDLE (1U << 13)	/* no recv CQE since the idle sweep marked it */
+#define STREAM_PARK_DUE (1U << 14) /* idle two sweeps: its recv is to be cancelled */
 
 #endif

@@ -18,14 +18,38 @@
  *
  * A parked stream's rd_id is RINGO__ID_PARKED, never in the id table: to
  * the read code it is a recv in flight, so nothing arms a second one.
+ *
+ * Streams that fall silent after receiving park again: the idle sweep, a
+ * timer of the loop's own every park_idle_ms, marks each armed recv, and
+ * any CQE for it clears the mark. A recv still marked at the next sweep
+ * (silent for one to two periods) is cancelled, and its last CQE parks the
+ * stream (STREAM_WOKE is cleared first). The records freed so go back to
+ * the kernel with their slabs when the loop next trims (loop.c). Cancels
+ * go SWEEP_BATCH at a time, so a sweep of many streams never overfills
+ * the SQ (the overflow pool never shrinks).
  */
 #include <poll.h>
+#include <stdlib.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
 #include "net_internal.h"
 
 #define PARK_EVENTS 64
+#define SWEEP_BATCH 64U		/* recvs cancelled per sweep step */
+#define SWEEP_NEXT_MS 1		/* next step while cancels remain */
+
+struct ringo__park_sweep {
+	ringo_timer_t timer;	/* hidden: never keeps the loop alive */
+	bool draining;		/* idle recvs of this round remain to cancel */
+};
+
+struct sweep_walk {
+	bool round;		/* a new round: mark, and cancel what was marked */
+	unsigned budget;	/* cancels left this step */
+	unsigned armed;		/* recvs seen */
+	unsigned due;		/* idle recvs left for the next step */
+};
 
 static void park_complete(ringo_loop_t *loop, struct ringo__op *op, int res, unsigned flags);
 
@@ -61,6 +85,7 @@ int ringo__park(ringo_stream_t *s)
 	if (epoll_ctl(l->park_fd, EPOLL_CTL_ADD, s->fd, &ev) < 0)
 		return -errno;
 	s->rd_id = RINGO__ID_PARKED;
+	l->metrics.parks++;
 	return 0;
 }
 
@@ -117,4 +142,80 @@ void ringo__park_free(ringo_loop_t *loop)
 		close(l->park_fd);
 	l->park_fd = -1;
 	l->park_id = 0;
+	/* Its timer went with the loop's timers, which close frees first. */
+	free(l->park_sweep);
+	l->park_sweep = NULL;
+	l->park_sweeping = 0;
+}
+
+static void sweep_visit(ringo_loop_t *loop, struct ringo__op *op, void *arg)
+{
+	struct sweep_walk *w = arg;
+	ringo_stream_t *s = op->owner;
+
+	w->armed++;
+	if (s->rd_id != op->id || !ringo__read_parkable(s))
+		return;
+	if (w->round) {
+		if (!(s->sflags & STREAM_IDLE)) {
+			s->sflags |= STREAM_IDLE;
+			return;
+		}
+		s->sflags |= STREAM_PARK_DUE;
+	}
+	if (!(s->sflags & STREAM_PARK_DUE))
+		return;
+	if (!w->budget) {
+		w->due++;
+		return;
+	}
+	/* Its last CQE re-arms through arm_recv, which parks a stream that
+	 * has not woken. Data that beats the cancel is delivered first. */
+	s->sflags &= ~(STREAM_IDLE | STREAM_PARK_DUE | STREAM_WOKE);
+	if (ringo__op_cancel(loop, op) < 0) {
+		s->sflags |= STREAM_WOKE;
+		return;
+	}
+	w->budget--;
+}
+
+static void sweep_fire(ringo_timer_t *t)
+{
+	struct ringo__park_sweep *sw = container_of(t, struct ringo__park_sweep, timer);
+	ringo_loop_t *loop = t->loop;
+	struct sweep_walk w = { .round = !sw->draining, .budget = SWEEP_BATCH };
+	uint64_t next = L(loop)->park_idle_ms;
+
+	/* The loop trims before it sleeps, but a trim that freed nothing
+	 * waits for completions an idle server may not have: each round
+	 * gives back the slabs of recvs it parked last time. */
+	if (w.round && L(loop)->ops_total - L(loop)->ids_live > RINGO__TRIM_SLACK)
+		ringo__ops_trim(loop);
+	ringo__ops_each(loop, ringo__recv_complete, sweep_visit, &w);
+	sw->draining = w.due > 0;
+	if (w.due) {
+		next = SWEEP_NEXT_MS;
+	} else if (w.round && !w.armed) {
+		L(loop)->park_sweeping = 0;	/* the next armed recv restarts it */
+		return;
+	}
+	ringo_timer_start(t, sweep_fire, (int64_t)next, 0);
+}
+
+void ringo__park_sweep_start(ringo_loop_t *loop)
+{
+	struct ringo__loop *l = L(loop);
+	struct ringo__park_sweep *sw = l->park_sweep;
+
+	if (!sw) {
+		/* Without it streams still park until their first data. */
+		if (!(sw = calloc(1, sizeof(*sw))))
+			return;
+		ringo_timer_init(loop, &sw->timer);
+		ringo__handle_hide((ringo_handle_t *)&sw->timer);
+		l->park_sweep = sw;
+	}
+	sw->draining = false;
+	l->park_sweeping = 1;
+	ringo_timer_start(&sw->timer, sweep_fire, l->park_idle_ms, 0);
 }

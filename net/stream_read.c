@@ -175,13 +175,14 @@ static void recv_status(ringo_stream_t *s, struct ringo__bufpool *p, int res, bo
 	}
 }
 
-static void recv_complete(ringo_loop_t *loop, struct ringo__op *op, int res, unsigned flags)
+void ringo__recv_complete(ringo_loop_t *loop, struct ringo__op *op, int res, unsigned flags)
 {
 	ringo_stream_t *s = op->owner;
 	struct ringo__bufpool *p = L(loop)->bufpool;
 	bool more = flags & RINGO_CQE_F_MORE;
 	uint32_t bid = RINGO__NO_BID;
 
+	s->sflags &= ~(STREAM_IDLE | STREAM_PARK_DUE);	/* not idle (park.c) */
 	if (flags & RINGO_CQE_F_BUFFER)
 		bid = ringo_cqe_buffer_id(&(struct ringo_cqe){ .flags = flags });
 	else if (!p->br)
@@ -234,7 +235,7 @@ static int arm_recv(ringo_stream_t *s)
 			return -ENOBUFS;
 		}
 	}
-	op = ringo__op_new(s->loop, recv_complete, s, (ringo_handle_t *)s);
+	op = ringo__op_new(s->loop, ringo__recv_complete, s, (ringo_handle_t *)s);
 	if (!op) {
 		if (bid != RINGO__NO_BID)
 			ringo__pool_recycle(p, bid);
@@ -251,6 +252,8 @@ static int arm_recv(ringo_stream_t *s)
 		ringo_sqe_set_buf_group(sqe, RINGO__POOL_BGID);
 	}
 	s->rd_id = op->id;
+	if ((L(s->loop)->flags & RINGO_LOOP_PARK_READS) && !L(s->loop)->park_sweeping)
+		ringo__park_sweep_start(s->loop);
 	return 0;
 }
 
@@ -349,6 +352,11 @@ RINGO_EXTERN int ringo_read_release(ringo_loop_t *loop, int token)
 	p->kept[bid] = 0;
 	give_back(p, bid);
 	return 0;
+}
+
+bool ringo__read_parkable(const ringo_stream_t *s)
+{
+	return reading(s) && !stashed(s) && !waiting(s);
 }
 
 void ringo__read_woke(ringo_stream_t *s)

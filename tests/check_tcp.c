@@ -214,6 +214,8 @@ static void tick_cb(ringo_timer_t *t)
 }
 
 /* A fresh loop with `flags`; 1 when io_uring is unavailable here (skip). */
+static unsigned park_idle_ms;	/* the next open_loop's park_idle_ms (0: default) */
+
 static int open_loop(unsigned flags)
 {
 	struct ringo_loop_opts opts;
@@ -221,6 +223,8 @@ static int open_loop(unsigned flags)
 
 	ringo_loop_opts_init(&opts);
 	opts.flags = flags;
+	opts.park_idle_ms = park_idle_ms;
+	park_idle_ms = 0;
 	ret = ringo_loop_init(&loop, &opts);
 	if ((ret == -ENOSYS || ret == -EPERM) && !in_ci())
 		return 1;
@@ -1109,6 +1113,116 @@ START_TEST(test_parked_streams)
 		if (c->listener == l && c->read_stopped)
 			conn_read_start(c, count_read_cb);
 	RUN_UNTIL(park_count(l, len, 0, 0) == 2 * (PARK_N / 3), 5000);
+
+	for (c = conns; c; c = c->next_conn)
+		if (c->listener == l)
+			conn_close(c);
+	RUN_UNTIL(l->child_closes == PARK_N, 5000);
+	for (i = 0; i < PARK_N; i++)
+		close(fds[i]);
+}
+END_TEST
+
+/* ---- Parking again after silence (park_idle_ms) ------------------------ */
+
+enum { IDLE_MS = 60, BUSY_ROUNDS = 24, BUSY_EVERY_MS = 10 };
+
+static const unsigned char idle_stream[] = "first|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|x|"
+					   "after the park";
+
+static void idle_accept(struct conn *c)
+{
+	c->expect = idle_stream;
+	c->expect_len = sizeof(idle_stream) - 1;
+	conn_read_start(c, expect_read_cb);
+}
+
+static struct ringo_loop_metrics metrics_now(void)
+{
+	struct ringo_loop_metrics m;
+
+	ck_assert_int_eq(ringo_loop_metrics(&loop, &m), 0);
+	return m;
+}
+
+static void tag_accepted(struct conn *l)
+{
+	struct conn *c;
+	int n = 0;
+
+	/* Accepted in connect order (one client at a time, each waited for). */
+	for (c = conns; c; c = c->next_conn)
+		if (c->listener == l)
+			n++;
+	for (c = conns; c; c = c->next_conn)
+		if (c->listener == l)
+			c->tag = --n;
+}
+
+/*
+ * Streams that received and then fell silent park again after one to two
+ * idle periods (60 ms here), and their records go: of 48 that each got a
+ * first message, the 16 kept busy (a byte every 10 ms) keep their recv,
+ * the 32 silent ones park. A parked stream still gets its next data once,
+ * in order, and every stream closes cleanly.
+ */
+START_TEST(test_idle_reparks)
+{
+	static const size_t first = 6, busy_len = 2, tail = sizeof("after the park") - 1;
+	static unsigned char silent_stream[sizeof(idle_stream)];
+	struct ringo_loop_metrics m0, m1, m2;
+	int fds[PARK_N], i, k;
+	struct conn *l, *c;
+
+	park_idle_ms = IDLE_MS;
+	OPEN_LOOP(park_configs[_i]);
+	l = listen4(idle_accept);
+	for (i = 0; i < PARK_N; i++) {
+		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ck_assert_int_ge(fds[i], 0);
+		ck_assert_int_eq(connect(fds[i], (struct sockaddr *)&srv_addr,
+					 sizeof(struct sockaddr_in)), 0);
+		RUN_UNTIL(l->accepts == i + 1, 5000);
+	}
+	tag_accepted(l);
+	m0 = metrics_now();
+	ck_assert_uint_ge(m0.parks, PARK_N);
+	for (i = 0; i < PARK_N; i++)
+		ck_assert_int_eq(write(fds[i], idle_stream, first), (ssize_t)first);
+	RUN_UNTIL(park_count(l, first, 0, 0) == PARK_N, 5000);
+	/* Woken: each holds a recv record now, and none parked again yet. */
+	m1 = metrics_now();
+	ck_assert_uint_ge(m1.ops_live, m0.ops_live + PARK_N);
+	ck_assert_uint_eq(m1.parks, m0.parks);
+
+	for (k = 0; k < BUSY_ROUNDS; k++) {
+		for (i = 0; i < PARK_N; i += 3)
+			ck_assert_int_eq(write(fds[i], idle_stream + first + k * busy_len, busy_len),
+					 (ssize_t)busy_len);
+		run_for(BUSY_EVERY_MS);
+	}
+	/* 240 ms is four periods: each silent stream parked once, and only
+	 * the busy ones' recvs are left. */
+	m2 = metrics_now();
+	ck_assert_uint_eq(m2.parks - m1.parks, PARK_N - PARK_N / 3);
+	ck_assert_uint_eq(m2.ops_live, m0.ops_live + PARK_N / 3);
+	ck_assert_int_eq(park_count(l, first + BUSY_ROUNDS * busy_len, 0, 0), PARK_N / 3);
+	ck_assert_int_eq(park_count(l, first, 0, 0), PARK_N - PARK_N / 3);
+
+	/* The silent ones get the tail of the stream right after its head. */
+	memcpy(silent_stream, idle_stream, first);
+	memcpy(silent_stream + first, idle_stream + sizeof(idle_stream) - 1 - tail, tail);
+	for (c = conns; c; c = c->next_conn)
+		if (c->listener == l && c->tag % 3) {
+			c->expect = silent_stream;
+			c->expect_len = first + tail;
+		}
+	for (i = 0; i < PARK_N; i++)
+		if (i % 3)
+			ck_assert_int_eq(write(fds[i], silent_stream + first, tail), (ssize_t)tail);
+	RUN_UNTIL(park_count(l, first + tail, 0, 0) == PARK_N - PARK_N / 3, 5000);
+	run_for(20);
+	ck_assert_int_eq(park_count(l, first + tail, 0, 0), PARK_N - PARK_N / 3);
 
 	for (c = conns; c; c = c->next_conn)
 		if (c->listener == l)
@@ -2111,6 +2225,8 @@ static Suite *suite(void)
 	tcase_add_loop_test(data, test_stop_while_waiting_for_buffer, 0, NCONFIGS);
 	tcase_add_loop_test(data, test_write_queue_size, 0, NCONFIGS);
 	tcase_add_loop_test(data, test_parked_streams, 0,
+			    (int)(sizeof(park_configs) / sizeof(park_configs[0])));
+	tcase_add_loop_test(data, test_idle_reparks, 0,
 			    (int)(sizeof(park_configs) / sizeof(park_configs[0])));
 	suite_add_tcase(s, data);
 
