@@ -93,8 +93,9 @@ typedef enum {
 #define RINGO_LOOP_NO_EXT_ARG		(1U << 4)	/* timed waits via a timeout SQE */
 #define RINGO_LOOP_NO_FS_RING_OPS	(1U << 5)	/* ftruncate on the work pool */
 #define RINGO_LOOP_WAIT_TIME		(1U << 6)	/* measure wait_ns (2 clock reads a wait) */
-#define RINGO_LOOP_PARK_READS		(1U << 7)	/* silent streams wait in epoll, no recv */
-#define RINGO_LOOP_KNOWN_FLAGS		((1U << 8) - 1)	/* every flag above */
+#define RINGO_LOOP_PARK_READS		(1U << 7)	/* park reads until the first data too */
+#define RINGO_LOOP_NO_PARK		(1U << 8)	/* never park an idle stream's read */
+#define RINGO_LOOP_KNOWN_FLAGS		((1U << 9) - 1)	/* every flag above */
 
 struct ringo_loop_opts {
 	unsigned entries;	  /* SQ entries, a power of two; 0 = 256 */
@@ -103,8 +104,8 @@ struct ringo_loop_opts {
 	unsigned flags;		  /* RINGO_LOOP_* */
 	unsigned sqpoll_idle_ms;  /* with RINGO_LOOP_SQPOLL; 0 = 1000 */
 	unsigned threadpool_size; /* work pool threads; 0 = $RINGO_THREADPOOL_SIZE or 4 */
-	unsigned park_idle_ms;	  /* with RINGO_LOOP_PARK_READS: a stream whose recv saw
-				     nothing for 1-2 times this parks again; 0 = 10000 */
+	unsigned park_idle_ms;	  /* a stream whose recv saw nothing for 1-2 times this
+				     parks (see ringo_read_start); 0 = 10000 */
 };
 
 struct ringo_loop_metrics {
@@ -115,10 +116,11 @@ struct ringo_loop_metrics {
 	uint64_t sq_full_waits;	/* ops that waited for SQ room */
 	uint64_t cq_overflows;	/* times the kernel reported CQ overflow */
 	uint64_t wait_ns;	/* time blocked in io_uring_enter; needs RINGO_LOOP_WAIT_TIME */
-	uint64_t parks;		/* reads parked in the epoll set (RINGO_LOOP_PARK_READS) */
+	uint64_t parks;		/* reads parked in the loop's epoll set */
 	/* Now, not counts: */
 	uint64_t ops_live;	/* op records in use (the loop's own ops included) */
 	uint64_t op_records;	/* op records mapped, in use or free: memory held */
+	uint64_t read_buffers;	/* stream receive buffers allocated (16 KiB each) */
 };
 
 /* Large enough for the loop's private state; checked at build time. */
@@ -639,12 +641,19 @@ RINGO_EXTERN int ringo_unix_connect(ringo_connect_t *req, ringo_unix_t *un, cons
 RINGO_EXTERN int ringo_tcp_connect_host(ringo_connect_t *req, ringo_tcp_t *tcp, const char *host,
 					const char *service, ringo_connect_cb cb);
 
-/* Start reading: read_cb per chunk until EOF, an error or ringo_read_stop.
+/*
+ * Start reading: read_cb per chunk until EOF, an error or ringo_read_stop.
  * -EALREADY if already reading, -ENOTCONN without a connected socket.
- * With RINGO_LOOP_PARK_READS, a stream that has never received waits in
- * the loop's epoll set (kernel memory only: no op record, no recv) and
- * arms its recv when it first becomes readable; for servers holding many
- * silent connections, at one epoll_ctl per connection. */
+ *
+ * Idle streams park: a read whose recv saw nothing for one to two
+ * park_idle_ms (ringo_loop_opts, 10 s by default) gives its recv up and
+ * waits in the loop's epoll set, in kernel memory only (no op record, no
+ * recv), until the socket is readable again; that costs two epoll_ctl per
+ * idle spell, nothing while data flows. With RINGO_LOOP_PARK_READS a read
+ * also parks from its start until the first data (servers holding many
+ * silent connections), at two epoll_ctl per connection.
+ * RINGO_LOOP_NO_PARK turns parking off.
+ */
 RINGO_EXTERN int ringo_read_start(ringo_stream_t *stream, ringo_read_cb read_cb);
 /* Stop reading; idempotent. No read_cb runs after this returns. */
 RINGO_EXTERN int ringo_read_stop(ringo_stream_t *stream);

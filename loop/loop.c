@@ -522,6 +522,7 @@ RINGO_EXTERN int ringo_loop_close(ringo_loop_t *loop)
 	if (l->open_handles || l->active_reqs || has_deferred_work(l) ||
 	    !queue_empty(&l->overflow))
 		return -EBUSY;
+	l->state |= LOOP_CLOSING;
 	ringo__work_pool_stop(loop);
 	drain_internal(loop);
 	ringo__wake_fd_close(loop);

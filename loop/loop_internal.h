@@ -70,7 +70,6 @@ static inline unsigned ringo__hash_id(uint64_t id)
 
 struct ringo__op;
 struct ringo__slab;
-struct ringo__park_sweep;
 struct ringo__work_pool;
 struct ringo__bufpool;
 struct ringo__direct;
@@ -176,8 +175,8 @@ struct ringo__loop {
 	int park_fd;			/* epoll set of parked reads, or -1 */
 	uint64_t park_id;		/* its multishot poll op, or 0 */
 	unsigned park_idle_ms;		/* re-park after this much silence */
-	unsigned park_sweeping;		/* the idle sweep's timer is running */
-	struct ringo__park_sweep *park_sweep; /* made on the first sweep */
+	unsigned park_sweeping;		/* the idle sweep's TIMEOUT op is in flight */
+	unsigned park_draining;		/* its round left idle recvs to cancel */
 	int fs_ftruncate;		/* FTRUNCATE op: 0 unknown, 1 usable, -1 not */
 	struct ringo__work_pool *pool;	/* created on first ringo_work_queue */
 	struct ringo__bufpool *bufpool;	/* receive buffers, on first read_start */
@@ -199,6 +198,7 @@ struct ringo__loop {
 #define LOOP_RUNNING (1U << 0)	/* inside ringo_run */
 #define LOOP_STOP (1U << 1)	/* ringo_stop was called */
 #define LOOP_READY (1U << 2)	/* init succeeded, not closed */
+#define LOOP_CLOSING (1U << 4)	/* ringo_loop_close is tearing down: re-arm nothing */
 
 _Static_assert(sizeof(struct ringo__loop) <= sizeof(((ringo_loop_t *)0)->private_),
 	       "RINGO_LOOP_PRIVATE_WORDS too small");

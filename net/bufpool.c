@@ -25,7 +25,6 @@ int ringo__pool_grow(ringo_loop_t *loop, struct ringo__bufpool *p)
 	unsigned char *chunk;
 	unsigned i;
 
-	(void)loop;
 	if (p->count >= p->max)
 		return -ENOBUFS;
 	chunk = malloc((size_t)p->chunk * p->buf_size);
@@ -35,6 +34,8 @@ int ringo__pool_grow(ringo_loop_t *loop, struct ringo__bufpool *p)
 	p->count += p->chunk;
 	for (i = p->count - p->chunk; i < p->count; i++)
 		release_buf(p, i);
+	if (p->bgid == RINGO__POOL_BGID)
+		L(loop)->metrics.read_buffers = p->count;
 	return 0;
 }
 
@@ -65,6 +66,8 @@ static struct ringo__bufpool *pool_new(ringo_loop_t *loop, unsigned buf_size, un
 	p->max = max;
 	p->bgid = bgid;
 	p->read_bid = RINGO__NO_BID;
+	ringo_timer_init(loop, &p->grow_timer);
+	ringo__handle_hide((ringo_handle_t *)&p->grow_timer);
 	if (ring)
 		p->br = ringo_ring_setup_buf_ring(&l->ring, max, bgid, 0, NULL, &err);
 	/* Multishot receives need a buffer ring (and 6.0; a refusal later

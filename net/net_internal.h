@@ -28,6 +28,7 @@
 #define RINGO__POOL_CHUNK 64U
 #define RINGO__POOL_MAX 1024U
 #define RINGO__POOL_BGID 0xfffeU
+#define RINGO__POOL_GROW_MS 10U	/* -ENOBUFS grows the stream pool a chunk at most this often */
 #define RINGO__POOL_NCHUNKS (RINGO__POOL_MAX / RINGO__POOL_CHUNK)
 #define RINGO__NO_BID UINT32_MAX
 
@@ -61,8 +62,10 @@ struct ringo__bufpool {
 	uint32_t read_bid;		/* the buffer read_cb is reporting, or RINGO__NO_BID
 					 * (read callbacks never nest: one at a time) */
 	bool multishot;			/* multishot recv usable */
-	ringo_stream_t *wait_head;	/* streams waiting for a buffer (pool at bound), */
+	ringo_stream_t *wait_head;	/* streams waiting for a buffer, */
 	ringo_stream_t *wait_tail;	/*   FIFO through buf_wait_next */
+	uint64_t grown_ms;		/* loop time of the last growth on -ENOBUFS */
+	ringo_timer_t grow_timer;	/* hidden: a growth held back by RINGO__POOL_GROW_MS */
 };
 
 /* The stream pool, created on first use; NULL when out of memory. */
@@ -136,6 +139,7 @@ int ringo__stream_send_next(ringo_stream_t *s);
 #define STREAM_RESOLVING (1U << 11)	/* lookup is a connect_host resolving */
 #define STREAM_WOKE (1U << 12)	/* has been readable: reads no longer park */
 #define STREAM_IDLE (1U << 13)	/* no recv CQE since the idle sweep marked it */
-#define STREAM_PARK_DUE (1U << 14) /* idle two sweeps: its recv is to be cancelled */
+#define STREAM_PARK_DUE (1U << 14) /* idle two sweeps: its recv is to be cancelled,
+				    * and its next arm parks */
 
 #endif

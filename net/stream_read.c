@@ -78,7 +78,8 @@ static ringo_stream_t *pop_waiter(struct ringo__bufpool *p)
 }
 
 /* Leave the FIFO early (read_stop, close). A walk, but only over streams
- * that found the pool exhausted at its bound: a rare, bounded state. */
+ * that found the ring empty and wait for the next growth or returned
+ * buffers: a burst's excess over the pool, passing. */
 static void stop_waiting(ringo_stream_t *s, struct ringo__bufpool *p)
 {
 	ringo_stream_t **link, *prev = NULL;
@@ -157,6 +158,47 @@ static void report_end(ringo_stream_t *s, int res)
 }
 
 /* A non-data result: EOF, pool exhausted, cancelled, or an error. */
+/* Grow by a chunk, and let as many waiters (oldest first) receive again. */
+static void grow_for_waiters(ringo_loop_t *loop, struct ringo__bufpool *p)
+{
+	ringo_stream_t *w;
+	unsigned n;
+
+	/* At the bound, waiters get the buffers coming back (give_back). */
+	if (!p->wait_head || ringo__pool_grow(loop, p))
+		return;
+	p->grown_ms = ringo__now(L(loop));
+	for (n = 0; n < p->chunk && (w = pop_waiter(p)); n++)
+		if (reading(w) && !w->rd_id)
+			arm_recv(w);
+}
+
+static void grow_due(ringo_timer_t *t)
+{
+	grow_for_waiters(t->loop, container_of(t, struct ringo__bufpool, grow_timer));
+}
+
+/*
+ * -ENOBUFS: the ring ran dry. Mostly a burst took every buffer within one
+ * batch, which gives them back as it reports them; growing on each such
+ * CQE would take the pool to its bound (16 MiB, with a resident page per
+ * buffer used) in one burst. So the stream waits for a buffer, and the
+ * pool grows a chunk per RINGO__POOL_GROW_MS at most: now if the last
+ * growth is that old, else from its timer if streams still wait then.
+ */
+static void out_of_buffers(ringo_stream_t *s, struct ringo__bufpool *p)
+{
+	uint64_t now = ringo__now(L(s->loop));
+
+	if (reading(s) && !s->rd_id)
+		wait_for_buffer(s, p);
+	if (now - p->grown_ms >= RINGO__POOL_GROW_MS)
+		grow_for_waiters(s->loop, p);
+	else if (!ringo_is_active((ringo_handle_t *)&p->grow_timer))
+		ringo_timer_start(&p->grow_timer, grow_due,
+				  (int64_t)(p->grown_ms + RINGO__POOL_GROW_MS - now), 0);
+}
+
 static void recv_status(ringo_stream_t *s, struct ringo__bufpool *p, int res, bool more)
 {
 	if (res == 0) {
@@ -165,9 +207,7 @@ static void recv_status(ringo_stream_t *s, struct ringo__bufpool *p, int res, bo
 		else if (!(s->hflags & HANDLE_CLOSING))
 			s->sflags |= STREAM_EOF;
 	} else if (res == -ENOBUFS) {
-		/* Grow toward the bound; at the bound, wait for a buffer. */
-		if (ringo__pool_grow(s->loop, p) && reading(s))
-			wait_for_buffer(s, p);
+		out_of_buffers(s, p);
 	} else if (res == -EINVAL && p->multishot && !more) {
 		p->multishot = false;	/* before 6.0: single-shot from now on */
 	} else if (res != -ECANCELED && reading(s)) {
@@ -182,7 +222,10 @@ void ringo__recv_complete(ringo_loop_t *loop, struct ringo__op *op, int res, uns
 	bool more = flags & RINGO_CQE_F_MORE;
 	uint32_t bid = RINGO__NO_BID;
 
-	s->sflags &= ~(STREAM_IDLE | STREAM_PARK_DUE);	/* not idle (park.c) */
+	/* Not idle (park.c); but the sweep's cancel leaves PARK_DUE for the
+	 * re-arm below, which parks. */
+	if (res != -ECANCELED)
+		s->sflags &= ~(STREAM_IDLE | STREAM_PARK_DUE);
 	if (flags & RINGO_CQE_F_BUFFER)
 		bid = ringo_cqe_buffer_id(&(struct ringo_cqe){ .flags = flags });
 	else if (!p->br)
@@ -221,11 +264,14 @@ static int arm_recv(ringo_stream_t *s)
 	struct ringo__op *op;
 	struct ringo_sqe *sqe;
 	uint32_t bid = RINGO__NO_BID;
+	bool idle = s->sflags & STREAM_PARK_DUE;
 
 	if (stashed(s))
 		return 0;
-	/* A stream that never received waits for data in the epoll set. */
-	if ((L(s->loop)->flags & RINGO_LOOP_PARK_READS) && !(s->sflags & STREAM_WOKE) &&
+	/* An idle stream, or with PARK_READS one that never received, waits
+	 * for data in the epoll set (if that fails, it just receives). */
+	s->sflags &= ~STREAM_PARK_DUE;
+	if ((idle || ((L(s->loop)->flags & RINGO_LOOP_PARK_READS) && !(s->sflags & STREAM_WOKE))) &&
 	    ringo__park(s) == 0)
 		return 0;
 	if (!p->br) {
@@ -252,7 +298,7 @@ static int arm_recv(ringo_stream_t *s)
 		ringo_sqe_set_buf_group(sqe, RINGO__POOL_BGID);
 	}
 	s->rd_id = op->id;
-	if ((L(s->loop)->flags & RINGO_LOOP_PARK_READS) && !L(s->loop)->park_sweeping)
+	if (!L(s->loop)->park_sweeping && !(L(s->loop)->flags & RINGO_LOOP_NO_PARK))
 		ringo__park_sweep_start(s->loop);
 	return 0;
 }
@@ -362,6 +408,7 @@ bool ringo__read_parkable(const ringo_stream_t *s)
 void ringo__read_woke(ringo_stream_t *s)
 {
 	s->sflags |= STREAM_WOKE;
+	s->sflags &= ~STREAM_PARK_DUE;
 	if (reading(s) && !waiting(s))
 		arm_recv(s);
 }
