@@ -548,27 +548,34 @@ int bench_pingpong_liburing(const struct bench_pp_cfg *cfg, struct bench_pp_resu
 
 /*
  * A server loop in a process of its own accepts `conns` TCP connections on
- * 127.0.0.1 from clients in another process and starts reading each (no
- * data is ever sent: they are idle); `settle_ms` after the last one is
- * reading, its resident set is measured. The child talks to its parent
- * over stdout (one line per step) and waits on stdin: see
- * bench_idle_listening() and bench_idle_hold().
+ * 127.0.0.1 from clients in another process and starts reading each. By
+ * default no data is ever sent (idle from the start); with `request` each
+ * client sends that many bytes once, right after connecting (a keep-alive
+ * connection gone quiet after its request). `settle_ms` after the last
+ * read start, or the last byte, its resident set is measured. The child
+ * talks to its parent over stdout (one line per step) and waits on stdin:
+ * see bench_idle_listening() and bench_idle_hold().
  */
 #define BENCH_IDLE_CONNS 10000
 #define BENCH_IDLE_SETTLE_MS 200
 #define BENCH_IDLE_BACKLOG 4096
+#define BENCH_IDLE_REQUEST_MAX 512	/* --request bound: one write, one segment */
 
 struct bench_idle_cfg {
 	unsigned conns;		/* connections to accept */
 	unsigned settle_ms;	/* wait after the last read start, before measuring */
-	unsigned park;		/* ringo: 1 = RINGO_LOOP_PARK_READS */
+	unsigned park;		/* ringo: 0 NO_PARK, 1 default, 2 PARK_READS */
+	unsigned park_idle_ms;	/* ringo: ringo_loop_opts.park_idle_ms (0: default) */
+	unsigned request;	/* bytes each client sends once (0: none) */
 };
 
 struct bench_idle_result {
 	long baseline_kb;	/* VmRSS with the loop and listener set up, before accepting */
 	long rss_kb;		/* VmRSS with every connection accepted and reading */
 	unsigned accepted;
-	unsigned errors;	/* failed accepts or read starts, data or EOF on idle conns */
+	uint64_t received;	/* request bytes read, all connections */
+	unsigned errors;	/* failed accepts or read starts, unexpected data or EOF */
+	bool settling;		/* everything arrived: the settle timer runs */
 	size_t handle_size;	/* sizeof the library's TCP handle */
 };
 
@@ -622,6 +629,31 @@ static inline void bench_idle_listening(struct bench_idle_result *res, unsigned 
  * handle_size=..." on stdout), then wait until the parent closes our stdin.
  * The loop does not run meanwhile: nothing may change the resident set.
  */
+/* Every connection accepted and every request byte read, the first time:
+ * the caller starts its settle timer. */
+static inline bool bench_idle_all_in(const struct bench_idle_cfg *cfg,
+				     struct bench_idle_result *res)
+{
+	if (res->settling || res->accepted != cfg->conns ||
+	    res->received != (uint64_t)cfg->conns * cfg->request)
+		return false;
+	res->settling = true;
+	return true;
+}
+
+/* A read on an idle connection: request bytes are counted, anything else
+ * (more than was sent, EOF, an error) is an error. */
+static inline void bench_idle_read(const struct bench_idle_cfg *cfg,
+				   struct bench_idle_result *res, const char *lib, long nread)
+{
+	if (nread > 0 && res->received + (uint64_t)nread <= (uint64_t)cfg->conns * cfg->request) {
+		res->received += (uint64_t)nread;
+		return;
+	}
+	res->errors++;
+	fprintf(stderr, "idle-conns: %s: unexpected read %ld\n", lib, nread);
+}
+
 static inline void bench_idle_hold(struct bench_idle_result *res)
 {
 	ssize_t r;

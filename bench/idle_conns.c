@@ -8,36 +8,38 @@
  * re-executed with --peer=ringo|libuv): the child sets up a loop and a
  * listener on 127.0.0.1 port 0, records its VmRSS (the baseline), and
  * tells the parent the port. The parent, another process, opens --conns
- * plain blocking sockets to it and sends nothing. The child accepts each
- * connection into a handle of its own (calloc'd, as a server would) and
- * starts reading it; --settle ms after the last read start (so that the
- * reads are armed in the kernel, not only queued) it records its VmRSS
- * again, reports both on its stdout, and waits until the parent closes its
- * stdin; it then closes everything and exits. The loop does not run
- * between the measurement and the report.
+ * plain blocking sockets to it; by default they send nothing, with
+ * --request=N each sends N bytes once, right after connecting (a
+ * keep-alive connection gone quiet after its request). The child accepts
+ * each connection into a handle of its own (calloc'd, as a server would)
+ * and starts reading it; --settle ms after the last read start or request
+ * byte it records its VmRSS again, reports both on its stdout, and waits
+ * until the parent closes its stdin; it then closes everything and exits.
+ * The loop does not run between the measurement and the report.
+ *
+ * ringo's parking (--park): 0 = RINGO_LOOP_NO_PARK, every read keeps its
+ * recv; 1 = the default, a read silent for 1-2 x --park-idle ms (the
+ * loop's park_idle_ms; 0 = its 10 s default, longer than --settle) parks
+ * in the loop's epoll set; 2 = RINGO_LOOP_PARK_READS, reads also park from
+ * their start until the first data.
  *
  * What each holds per connection (user memory, which is what RSS sees;
- * kernel memory, sockets included, is in neither number):
- *   ringo: the ringo_tcp_t (a calloc'd chunk of sizeof + malloc overhead),
- *          the op record of its armed multishot recv (sizeof(struct
- *          ringo__op), from slabs of 64) with its entry in the loop's uthash
- *          id table (the hash handle sits in the record; the bucket array,
- *          16 B a bucket, doubles as the table grows). Once per loop, at the
- *          first read start: the receive pool (a bookkeeping struct of
- *          ~13 KiB, a 16 KiB provided-buffer ring, and a 1 MiB chunk of
- *          buffers that stays untouched, so not resident, while no data
- *          comes). The kernel side (an io_kiocb and poll entry per armed
- *          recv) is not in RSS.
- *   ringo --park=1 (RINGO_LOOP_PARK_READS): the ringo_tcp_t only; a stream
- *          that never received waits in the loop's epoll set (kernel
- *          memory) instead of holding an armed recv and its record.
+ * kernel memory, sockets and epoll entries included, is in neither):
+ *   ringo: the ringo_tcp_t (a calloc'd chunk of sizeof + malloc overhead);
+ *          while its recv is armed, the op record (sizeof(struct
+ *          ringo__op), from 64 KiB slabs) with its entry in the loop's
+ *          uthash id table (the hash handle sits in the record; the bucket
+ *          array, 16 B a bucket, doubles as the table grows). A parked read
+ *          holds neither, and slabs its records emptied go back to the
+ *          kernel. Once per loop, at the first read start: the receive pool
+ *          (a bookkeeping struct of ~13 KiB, a 16 KiB provided-buffer ring,
+ *          a 1 MiB chunk of buffers of which only pages the kernel wrote
+ *          are resident; with --request, a page per buffer used, and the
+ *          pool grows by chunks while bursts find it empty).
  *   libuv: the uv_tcp_t, and its slot in loop->watchers (a pointer per fd,
- *          the array sized to a power of two above the highest fd). The
- *          epoll registration is kernel memory. Read buffers: libuv calls
- *          alloc_cb only when a socket is readable, so an idle connection
- *          holds none whatever the policy; the peer's alloc_cb hands out one
- *          shared static 64 KiB buffer anyway (libuv's own benchmarks do),
- *          so libuv is measured at its best.
+ *          the array sized to a power of two above the highest fd). Read
+ *          buffers: alloc_cb hands out one shared static 64 KiB buffer
+ *          (libuv's own benchmarks do), so libuv is measured at its best.
  *
  * The parent raises RLIMIT_NOFILE to its hard limit (so does each child):
  * each side holds --conns sockets. When the hard limit is below --conns +
@@ -45,7 +47,8 @@
  *
  * stdout gets one line:
  *
- *   conns=N rss_kb=R per_conn_bytes=B libuv_rss_kb=R libuv_per_conn_bytes=B ratio=X
+ *   conns=N park=P request=Q rss_kb=R per_conn_bytes=B libuv_rss_kb=R
+ *   libuv_per_conn_bytes=B ratio=X
  *
  * rss_kb is the RSS with every connection held, per_conn_bytes the growth
  * over the baseline divided by N, ratio = ringo growth / libuv growth
@@ -85,21 +88,22 @@ struct idle_ringo {
 	struct bench_idle_result *res;
 };
 
+static void ringo_idle_settled(ringo_timer_t *t)
+{
+	ringo_stop(t->loop);
+}
+
 static void ringo_idle_read(ringo_stream_t *s, ssize_t nread, const void *data)
 {
 	struct idle_ringo *r = s->loop->data;
 
 	(void)data;
-	/* Idle connections: no data, and the client never closes first. */
-	r->res->errors++;
-	fprintf(stderr, "idle-conns: ringo: unexpected read %zd\n", nread);
+	/* The request, if any; the client never closes first. */
+	bench_idle_read(r->cfg, r->res, "ringo", (long)nread);
 	if (nread < 0)
 		ringo_read_stop(s);
-}
-
-static void ringo_idle_settled(ringo_timer_t *t)
-{
-	ringo_stop(t->loop);
+	if (bench_idle_all_in(r->cfg, r->res))
+		ringo_timer_start(&r->settle, ringo_idle_settled, r->cfg->settle_ms, 0);
 }
 
 static void ringo_idle_conn(ringo_stream_t *server, int status)
@@ -134,7 +138,8 @@ static void ringo_idle_conn(ringo_stream_t *server, int status)
 		fprintf(stderr, "idle-conns: ringo: ringo_read_start: %s\n", ringo_strerror(ret));
 		r->res->errors++;
 	}
-	if (++r->res->accepted == r->cfg->conns)
+	r->res->accepted++;
+	if (bench_idle_all_in(r->cfg, r->res))
 		ringo_timer_start(&r->settle, ringo_idle_settled, r->cfg->settle_ms, 0);
 }
 
@@ -146,6 +151,7 @@ static void ringo_idle_free(ringo_handle_t *h)
 static int bench_idle_conns_ringo(const struct bench_idle_cfg *cfg, struct bench_idle_result *res)
 {
 	struct ringo_loop_opts opts;
+	struct ringo_loop_metrics m;
 	struct sockaddr_in addr;
 	socklen_t alen = sizeof(addr);
 	struct idle_ringo *r;
@@ -159,8 +165,11 @@ static int bench_idle_conns_ringo(const struct bench_idle_cfg *cfg, struct bench
 	r->cfg = cfg;
 	r->res = res;
 	ringo_loop_opts_init(&opts);
-	if (cfg->park)
+	if (cfg->park == 0)
+		opts.flags |= RINGO_LOOP_NO_PARK;
+	else if (cfg->park == 2)
 		opts.flags |= RINGO_LOOP_PARK_READS;
+	opts.park_idle_ms = cfg->park_idle_ms;
 	ret = ringo_loop_init(&r->loop, &opts);
 	if (ret < 0) {
 		fprintf(stderr, "idle-conns: ringo_loop_init: %s\n", ringo_setup_strerror(ret));
@@ -190,6 +199,10 @@ static int bench_idle_conns_ringo(const struct bench_idle_cfg *cfg, struct bench
 		fprintf(stderr, "idle-conns: ringo: ringo_run: %s\n", ringo_strerror(ret));
 		return ret;
 	}
+	if (ringo_loop_metrics(&r->loop, &m) == 0)
+		fprintf(stderr, "idle-conns: ringo: ops_live=%llu op_records=%llu parks=%llu\n",
+			(unsigned long long)m.ops_live, (unsigned long long)m.op_records,
+			(unsigned long long)m.parks);
 	bench_idle_hold(res);
 
 	for (c = r->conns; c; c = next) {
@@ -310,14 +323,16 @@ static int child_line(struct child *ch, char *line, size_t size)
 
 static int spawn_peer(struct child *ch, const char *name, const struct bench_idle_cfg *cfg)
 {
-	char peer[32], conns[32], settle[32], park[32];
-	char *argv[] = { "idle-conns", peer, conns, settle, park, NULL };
+	char peer[32], conns[32], settle[32], park[32], idle[32], request[32];
+	char *argv[] = { "idle-conns", peer, conns, settle, park, idle, request, NULL };
 	int in[2], out[2];
 
 	snprintf(peer, sizeof(peer), "--peer=%s", name);
 	snprintf(conns, sizeof(conns), "--conns=%u", cfg->conns);
 	snprintf(settle, sizeof(settle), "--settle=%u", cfg->settle_ms);
 	snprintf(park, sizeof(park), "--park=%u", cfg->park);
+	snprintf(idle, sizeof(idle), "--park-idle=%u", cfg->park_idle_ms);
+	snprintf(request, sizeof(request), "--request=%u", cfg->request);
 	if (pipe2(in, O_CLOEXEC))
 		return -errno;
 	if (pipe2(out, O_CLOEXEC)) {
@@ -370,9 +385,11 @@ static int child_finish(struct child *ch, bool kill_it)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
-/* Blocking connects to 127.0.0.1:port, all held open in *fds. */
-static int open_clients(int *fds, unsigned n, unsigned port)
+/* Blocking connects to 127.0.0.1:port, all held open in *fds, each sending
+ * `request` bytes once connected. */
+static int open_clients(int *fds, unsigned n, unsigned port, unsigned request)
 {
+	static const char req[BENCH_IDLE_REQUEST_MAX] = "GET / HTTP/1.1\r\n";
 	struct sockaddr_in addr;
 	unsigned i;
 
@@ -382,7 +399,8 @@ static int open_clients(int *fds, unsigned n, unsigned port)
 	addr.sin_port = htons((uint16_t)port);
 	for (i = 0; i < n; i++) {
 		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fds[i] < 0 || connect(fds[i], (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		if (fds[i] < 0 || connect(fds[i], (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+		    (request && write(fds[i], req, request) != (ssize_t)request)) {
 			fprintf(stderr, "idle-conns: client %u: %s\n", i, strerror(errno));
 			if (fds[i] >= 0)
 				close(fds[i]);
@@ -413,7 +431,7 @@ static int run_round(struct side *s, const struct bench_idle_cfg *cfg, int *fds,
 		child_finish(&ch, true);
 		return -ECHILD;
 	}
-	if (open_clients(fds, cfg->conns, port) < 0) {
+	if (open_clients(fds, cfg->conns, port, cfg->request) < 0) {
 		child_finish(&ch, true);
 		return -EIO;
 	}
@@ -455,6 +473,8 @@ struct args {
 	unsigned rounds;
 	unsigned settle;
 	unsigned park;
+	unsigned park_idle;
+	unsigned request;
 };
 
 static const char *take_peer(int *argc, char **argv)
@@ -480,7 +500,11 @@ static int parse(int argc, char **argv, struct args *a)
 		{ "settle", BENCH_OPT_UINT, &a->settle,
 		  "ms between the last read start and the measurement" },
 		{ "park", BENCH_OPT_UINT, &a->park,
-		  "1: ringo's loop parks silent reads in epoll (RINGO_LOOP_PARK_READS)" },
+		  "ringo: 0 never park, 1 park idle reads, 2 also park until the first data" },
+		{ "park-idle", BENCH_OPT_UINT, &a->park_idle,
+		  "ms: reads silent for 1-2x this park (0: the loop's default, 10 s)" },
+		{ "request", BENCH_OPT_UINT, &a->request,
+		  "bytes each client sends once, right after connecting (0: none)" },
 	};
 	int ret = bench_parse_args(argc, argv, opts, sizeof(opts) / sizeof(opts[0]));
 
@@ -490,8 +514,11 @@ static int parse(int argc, char **argv, struct args *a)
 			       "a parent (ringo, libuv)\n");
 		return ret;
 	}
-	if (!a->conns || !a->rounds || a->rounds > MAX_ROUNDS) {
-		fprintf(stderr, "idle-conns: need conns > 0, 1 <= rounds <= %u\n", MAX_ROUNDS);
+	if (!a->conns || !a->rounds || a->rounds > MAX_ROUNDS ||
+	    a->request > BENCH_IDLE_REQUEST_MAX || a->park > 2) {
+		fprintf(stderr, "idle-conns: need conns > 0, 1 <= rounds <= %u, request <= %u, "
+				"park <= 2\n",
+			MAX_ROUNDS, BENCH_IDLE_REQUEST_MAX);
 		return -EINVAL;
 	}
 	return 0;
@@ -508,7 +535,7 @@ static double median_of(double *v, unsigned n)
 int main(int argc, char **argv)
 {
 	struct args a = { .conns = BENCH_IDLE_CONNS, .rounds = 1,
-			  .settle = BENCH_IDLE_SETTLE_MS };
+			  .settle = BENCH_IDLE_SETTLE_MS, .park = 1 };
 	struct bench_line line = { 0 };
 	struct bench_idle_cfg cfg;
 	struct side s[MAX_SIDES], *peer;
@@ -522,7 +549,8 @@ int main(int argc, char **argv)
 	ret = parse(argc, argv, &a);
 	if (ret)
 		return ret < 0 ? 2 : 0;
-	cfg = (struct bench_idle_cfg){ .conns = a.conns, .settle_ms = a.settle, .park = a.park };
+	cfg = (struct bench_idle_cfg){ .conns = a.conns, .settle_ms = a.settle, .park = a.park,
+				       .park_idle_ms = a.park_idle, .request = a.request };
 	n = init_sides(s);
 
 	if (peer_name) {
@@ -567,6 +595,7 @@ int main(int argc, char **argv)
 	ringo_growth = median_of(s[0].growth_kb, a.rounds);
 	bench_kv(&line, "conns", "%u", cfg.conns);
 	bench_kv(&line, "park", "%u", cfg.park);
+	bench_kv(&line, "request", "%u", cfg.request);
 	bench_kv(&line, "rss_kb", "%.0f", median_of(s[0].rss_kb, a.rounds));
 	bench_kv(&line, "per_conn_bytes", "%.0f", ringo_growth * 1024 / cfg.conns);
 	peer = find_side(s, n, "libuv");

@@ -36,6 +36,11 @@ static void buf_alloc(uv_handle_t *h, size_t size, uv_buf_t *buf)
 	buf->len = sizeof(slab);
 }
 
+static void on_settled(uv_timer_t *t)
+{
+	uv_stop(t->loop);
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct idle_uv *u = s->loop->data;
@@ -43,15 +48,11 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	(void)buf;
 	if (nread == 0)
 		return;	/* EAGAIN */
-	u->res->errors++;
-	fprintf(stderr, "idle-conns: libuv: unexpected read %zd\n", nread);
+	bench_idle_read(u->cfg, u->res, "libuv", (long)nread);
 	if (nread < 0)
 		uv_read_stop(s);
-}
-
-static void on_settled(uv_timer_t *t)
-{
-	uv_stop(t->loop);
+	if (bench_idle_all_in(u->cfg, u->res))
+		uv_timer_start(&u->settle, on_settled, u->cfg->settle_ms, 0);
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -80,7 +81,8 @@ static void on_connection(uv_stream_t *server, int status)
 		fprintf(stderr, "idle-conns: libuv: accept/read_start: %s\n", uv_strerror(ret));
 		u->res->errors++;
 	}
-	if (++u->res->accepted == u->cfg->conns)
+	u->res->accepted++;
+	if (bench_idle_all_in(u->cfg, u->res))
 		uv_timer_start(&u->settle, on_settled, u->cfg->settle_ms, 0);
 }
 
