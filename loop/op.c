@@ -9,9 +9,11 @@
  *    local abort) has been handled; its id is never handed out again;
  *  - ops leave the overflow queue in the order they entered it, and while
  *    it is non-empty new ops queue behind it, so submission order holds;
- *  - records are freed to the pool; a slab goes back to the kernel when
- *    ringo__ops_trim finds every record it handed out free (the idle sweep
- *    calls it), or at close;
+ *  - records are freed to the pool; ringo__ops_trim (when the loop is about
+ *    to sleep after a burst, and on the idle sweep) gives a slab back to
+ *    the kernel when every record it handed out is free, and seals one
+ *    where few are live: its free records leave the free list and its
+ *    pages that hold no live record are dropped; the rest at close;
  *  - an op that finds the SQ full waits with its SQE in a staged entry from
  *    a second pool. That pool grows by slabs and never shrinks: it holds at
  *    most as many entries as ops were ever queued at once (plus a slab), so
@@ -23,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "op_hot.h"
 
@@ -35,20 +38,62 @@
  */
 #define SLAB_BYTES (64U * 1024)
 #define GROW_OPS 64U
+#define SEAL_LIVE_SHARE 8	/* seal a slab with at most 1/8 of its records live */
 #define SLAB_STAGED 16	/* staged SQEs per slab: the overflow path is rare */
 
 struct ringo__slab {
 	struct ringo__slab *next;
 	unsigned used;	/* records handed to the free list so far */
 	unsigned nfree;	/* ringo__ops_trim's count of its free records */
+	unsigned sealed; /* free records taken off the free list for good */
+	unsigned fate;	/* ringo__ops_trim's verdict: enum slab_fate */
+	unsigned seal_end; /* records below this on a dropped page are sealed */
+	uint32_t dropped; /* pages a seal gave back, a bit each (never page 0) */
 	struct ringo__op ops[];
 };
+
+enum slab_fate { SLAB_KEEP, SLAB_RELEASE, SLAB_SEAL };
+
+_Static_assert(SLAB_BYTES / 4096 <= 32, "a 32-bit page mask covers a slab of 4 KiB pages");
 
 #define SLAB_CAP ((SLAB_BYTES - offsetof(struct ringo__slab, ops)) / sizeof(struct ringo__op))
 
 static struct ringo__slab *slab_of(const struct ringo__op *op)
 {
 	return (struct ringo__slab *)((uintptr_t)op & ~(uintptr_t)(SLAB_BYTES - 1));
+}
+
+static size_t page_size(void)
+{
+	static size_t page;
+
+	if (!page)
+		page = (size_t)sysconf(_SC_PAGESIZE);
+	return page;
+}
+
+/* The first and last page record i of a slab spans. */
+static void rec_pages(size_t i, size_t *p0, size_t *p1)
+{
+	size_t start = offsetof(struct ringo__slab, ops) + i * sizeof(struct ringo__op);
+
+	*p0 = start / page_size();
+	*p1 = (start + sizeof(struct ringo__op) - 1) / page_size();
+}
+
+/* A sealed record on a page a seal gave back: never read, not even by
+ * the slab walks, since reading faults the page back in (a zeroed copy). */
+static bool rec_gone(const struct ringo__slab *s, unsigned i)
+{
+	size_t p0, p1, p;
+
+	if (!s->dropped || i >= s->seal_end)
+		return false;
+	rec_pages(i, &p0, &p1);
+	for (p = p0; p <= p1; p++)
+		if (s->dropped & (1U << p))
+			return true;
+	return false;
 }
 
 struct staged_slab {
@@ -564,6 +609,8 @@ void ringo__ops_cancel_all(ringo_loop_t *loop)
 	for (s = L(loop)->slabs; s; s = s->next) {
 		for (i = 0; i < s->used; i++) {
 			op = &s->ops[i];
+			if (rec_gone(s, i))
+				continue;
 			if (op->id < end && op->state == RINGO__OP_INFLIGHT &&
 			    op->complete != cancel_done)
 				ringo__op_cancel(loop, op);
@@ -581,44 +628,96 @@ void ringo__ops_each(ringo_loop_t *loop, ringo__complete_fn complete,
 
 	for (s = L(loop)->slabs; s; s = s->next)
 		for (i = 0; i < s->used; i++)
-			if (s->ops[i].complete == complete && s->ops[i].state == RINGO__OP_INFLIGHT)
+			if (!rec_gone(s, i) && s->ops[i].complete == complete &&
+			    s->ops[i].state == RINGO__OP_INFLIGHT)
 				visit(loop, &s->ops[i], arg);
 }
 
+/* A slab trimmed: every handed-out record free, few live, or many. */
+static enum slab_fate slab_fate(const struct ringo__slab *s)
+{
+	unsigned live = s->used - s->nfree - s->sealed;
+
+	if (!live)
+		return SLAB_RELEASE;
+	if (s->nfree && live * SEAL_LIVE_SHARE <= s->used)
+		return SLAB_SEAL;
+	return SLAB_KEEP;
+}
+
 /*
- * Unmaps the slabs whose every record is free, but the newest (the one
- * records grow from), and returns how many went. O(free records + slabs):
- * for the idle sweep, never a hot path. The free list keeps its order.
+ * Give back the pages of a slab being sealed that hold no part of a live
+ * record; the first, with the header, stays. Its free records are off the
+ * free list, so only records handed out later (past seal_end) touch those
+ * pages again. Sealing again recomputes the set from the live records.
+ */
+static void slab_seal(struct ringo__slab *s)
+{
+	const size_t page = page_size(), npages = SLAB_BYTES / page;
+	uint32_t keep = 1, drop;
+	size_t i, p, p0, p1, run = 0;
+
+	for (i = 0; i < s->used; i++) {
+		if (rec_gone(s, i) || s->ops[i].state == RINGO__OP_FREE)
+			continue;
+		rec_pages(i, &p0, &p1);
+		for (p = p0; p <= p1; p++)
+			keep |= 1U << p;
+	}
+	drop = ~keep & (uint32_t)((1ULL << npages) - 1);
+	for (p = 1; p <= npages; p++) {
+		if (p < npages && (drop & (1U << p))) {
+			run = run ? run : p;
+			continue;
+		}
+		if (run)
+			madvise((char *)s + run * page, (p - run) * page, MADV_DONTNEED);
+		run = 0;
+	}
+	s->dropped = drop;
+	s->seal_end = s->used;
+	s->sealed += s->nfree;
+}
+
+/*
+ * Gives the kernel back the slabs whose every record is free, and seals
+ * those with few live (a long-lived op would otherwise pin 64 KiB). Off
+ * the hot path: O(free records + slabs), plus a walk of each slab sealed.
+ * The free list keeps its order. Returns how many slabs went or sealed.
  */
 unsigned ringo__ops_trim(ringo_loop_t *loop)
 {
 	struct ringo__loop *l = L(loop);
 	struct ringo__op *op, **link;
 	struct ringo__slab *s, **sl;
-	unsigned gone = 0;
+	unsigned done = 0;
 
 	for (s = l->slabs; s; s = s->next)
 		s->nfree = 0;
 	for (op = l->free_ops; op; op = op->next_free)
 		slab_of(op)->nfree++;
-	/* The newest slab stays: its count never matches, so it keeps all. */
-	if (l->slabs)
-		l->slabs->nfree = 0;
+	for (s = l->slabs; s; s = s->next)
+		s->fate = slab_fate(s);
 	for (link = &l->free_ops; (op = *link);) {
-		if (slab_of(op)->nfree == slab_of(op)->used)
+		if (slab_of(op)->fate != SLAB_KEEP)
 			*link = op->next_free;
 		else
 			link = &op->next_free;
 	}
 	for (sl = &l->slabs; (s = *sl);) {
-		if (s->nfree == s->used) {
+		if (s->fate == SLAB_RELEASE) {
 			*sl = s->next;
-			l->ops_total -= s->used;
+			l->ops_total -= s->used - s->sealed;
 			munmap(s, SLAB_BYTES);
-			gone++;
-		} else {
-			sl = &s->next;
+			done++;
+			continue;
 		}
+		if (s->fate == SLAB_SEAL) {
+			l->ops_total -= s->nfree;
+			slab_seal(s);
+			done++;
+		}
+		sl = &s->next;
 	}
-	return gone;
+	return done;
 }

@@ -199,10 +199,11 @@ static void sweep_complete(ringo_loop_t *loop, struct ringo__op *op, int res, un
 		l->park_sweeping = 0;
 		return;
 	}
-	/* The loop trims before it sleeps, but a trim that freed nothing
-	 * waits for completions an idle server may not have: each round
-	 * gives back the slabs of recvs it parked last time. */
-	if (w.round && l->ops_total - l->ids_live > RINGO__TRIM_SLACK)
+	/* The loop trims before it sleeps only past RINGO__TRIM_SLACK free
+	 * records, and a trim that freed nothing waits for completions an
+	 * idle server may not have: each round (a walk of the free list every
+	 * park_idle_ms) gives back the slabs of recvs it parked last time. */
+	if (w.round && l->ops_total > l->ids_live)
 		ringo__ops_trim(loop);
 	ringo__ops_each(loop, ringo__recv_complete, sweep_visit, &w);
 	l->park_draining = w.due > 0;

@@ -626,6 +626,79 @@ START_TEST(test_records_trimmed)
 }
 END_TEST
 
+/* Until timer fires, one iteration at a time (reads keep the loop alive). */
+static void run_once_for(ringo_timer_t *timer, int64_t ms)
+{
+	ck_assert_int_eq(ringo_timer_start(timer, nothing_cb, ms, 0), 0);
+	while (ringo_is_active((ringo_handle_t *)timer))
+		ck_assert_int_ge(ringo_run(&loop, RINGO_RUN_ONCE), 0);
+}
+
+/*
+ * Long-lived ops must not pin their slabs: a burst of 5000 ops of which 5
+ * (every 1000th, one-byte pipe reads) stay in flight leaves each of those
+ * in a slab of its own. The trim seals those slabs (their free records
+ * leave the free list, their pages without a live record are dropped), so
+ * the loop holds far fewer records than the 5 slabs; the 5 reads are
+ * intact and complete with their bytes; then their slabs go.
+ */
+START_TEST(test_records_sealed)
+{
+	enum { N = 5000, EVERY = 1000 };
+	struct ringo_loop_metrics m0, m;
+	ringo_timer_t timer;
+	struct treq *t;
+	char got[N / EVERY + 1] = { 0 };
+	int i, nops = 0, reads = 0;
+
+	REQUIRE_LOOP();
+	reopen_sized(4096, 0);
+	open_pipe();
+	ck_assert_int_eq(ringo_timer_init(&loop, &timer), 0);
+	t = calloc(N, sizeof(*t));
+	ck_assert_ptr_nonnull(t);
+	m0 = metrics();
+	for (i = 0; i < N; i++) {
+		if (i % EVERY == EVERY / 2)
+			start_read(&t[i], pipe_fds[0], 1, record_cb);
+		else
+			start_nop(&t[i], record_cb);
+	}
+	while (seq_counter < N - N / EVERY)
+		ck_assert_int_ge(ringo_run(&loop, RINGO_RUN_ONCE), 0);
+	run_once_for(&timer, 1);
+	m = metrics();
+	ck_assert_uint_eq(m.ops_live, m0.ops_live + N / EVERY);
+	ck_assert_uint_lt(m.op_records, N / 4);
+
+	ck_assert_int_eq(write(pipe_fds[1], "abcde", N / EVERY), N / EVERY);
+	while (seq_counter < N)
+		ck_assert_int_ge(ringo_run(&loop, RINGO_RUN_ONCE), 0);
+	for (i = 0; i < N; i++) {
+		ck_assert_int_eq(t[i].calls, 1);
+		if (i % EVERY != EVERY / 2) {
+			assert_res(&t[i], 0);
+			nops++;
+			continue;
+		}
+		assert_res(&t[i], 1);
+		ck_assert_uint_eq(t[i].flags, 0);
+		got[(unsigned char)t[i].buf[0] - 'a'] = t[i].buf[0];
+		reads++;
+	}
+	ck_assert_int_eq(nops, N - N / EVERY);
+	ck_assert_int_eq(reads, N / EVERY);
+	ck_assert_str_eq(got, "abcde");
+	run_once_for(&timer, 1);
+	m = metrics();
+	ck_assert_uint_eq(m.ops_live, m0.ops_live);
+	ck_assert_uint_lt(m.op_records, N / 4);
+	ringo_close((ringo_handle_t *)&timer, NULL);
+	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
+	free(t);
+}
+END_TEST
+
 /* Ops waiting in the overflow queue for SQ room are finished by the loop. */
 START_TEST(test_cancel_in_overflow_queue)
 {
@@ -1668,6 +1741,7 @@ static Suite *suite(void)
 	tcase_add_test(queues, test_stale_cqes);
 	tcase_add_test(queues, test_sq_full);
 	tcase_add_test(queues, test_records_trimmed);
+	tcase_add_test(queues, test_records_sealed);
 	tcase_add_test(queues, test_cq_small);
 	tcase_add_test(queues, test_cq_overflow_reads);
 
