@@ -201,9 +201,10 @@ static int bench_idle_conns_ringo(const struct bench_idle_cfg *cfg, struct bench
 	}
 	if (ringo_loop_metrics(&r->loop, &m) == 0)
 		fprintf(stderr, "idle-conns: ringo: ops_live=%llu op_records=%llu parks=%llu "
-				"read_buffers=%llu\n",
+				"read_buffers=%llu sq_full_waits=%llu\n",
 			(unsigned long long)m.ops_live, (unsigned long long)m.op_records,
-			(unsigned long long)m.parks, (unsigned long long)m.read_buffers);
+			(unsigned long long)m.parks, (unsigned long long)m.read_buffers,
+			(unsigned long long)m.sq_full_waits);
 	bench_idle_hold(res);
 
 	for (c = r->conns; c; c = next) {
