@@ -71,7 +71,7 @@ struct ringo__bufpool {
 /* The stream pool, created on first use; NULL when out of memory. */
 struct ringo__bufpool *ringo__pool(ringo_loop_t *loop);
 
-/* park.c (RINGO_LOOP_PARK_READS): wait in the loop's epoll set; 0 or -errno. */
+/* park.c: wait in the loop's epoll set; 0 or -errno. */
 int ringo__park(ringo_stream_t *s);
 /* Leave the set, if parked. */
 void ringo__unpark(ringo_stream_t *s);

@@ -1,13 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Parked reads (RINGO_LOOP_PARK_READS): a stream whose read starts before
- * it has ever received waits in the loop's epoll set instead of holding a
- * multishot recv, and arms that recv when it first becomes readable. An
+ * Parked reads: a stream's read waits in the loop's epoll set instead of
+ * holding a recv, and arms its recv again when the socket is readable. An
  * armed recv costs an op record and an id-table entry in user memory for
  * as long as the connection stays silent; a parked stream costs nothing
- * outside the kernel (its epoll entry), as under libuv. The price is one
- * epoll_ctl per parked stream and one loop iteration more before its first
+ * outside the kernel (its epoll entry), as under libuv. The price is two
+ * epoll_ctl (in, and out on waking) and one loop iteration more before the
  * data.
+ *
+ * Which reads park:
+ *  - idle ones, by default (RINGO_LOOP_NO_PARK: none). The idle sweep,
+ *    every park_idle_ms while any stream recv is armed, marks each armed
+ *    recv, and any CQE for it clears the mark. A recv still marked at the
+ *    next sweep (silent for one to two periods) is cancelled with
+ *    STREAM_PARK_DUE set, and its last CQE parks the stream; data that
+ *    beats the cancel clears PARK_DUE, and the stream keeps receiving.
+ *  - with RINGO_LOOP_PARK_READS, also a read from its start until the
+ *    stream first becomes readable (STREAM_WOKE).
  *
  * One multishot poll on the epoll fd stands for every parked stream; its
  * CQE says some are readable, and epoll_wait (which never blocks here)
@@ -19,16 +28,12 @@
  * A parked stream's rd_id is RINGO__ID_PARKED, never in the id table: to
  * the read code it is a recv in flight, so nothing arms a second one.
  *
- * Idle streams park too: the idle sweep, every park_idle_ms while any
- * stream recv is armed, marks each armed recv, and any CQE for it clears
- * the mark. A recv still marked at the next sweep
- * (silent for one to two periods) is cancelled, and its last CQE parks the
- * stream (STREAM_WOKE is cleared first). The records freed so go back to
- * the kernel with their slabs when the loop next trims (loop.c). Cancels
- * go SWEEP_BATCH at a time, so a sweep of many streams never overfills
- * the SQ (the overflow pool never shrinks). Its clock is a TIMEOUT op, not
- * a loop timer: a pending timer would make every wait of a busy loop a
- * timed one (an hrtimer armed per io_uring_enter, ~3% of a ping-pong).
+ * The sweep's cancels go SWEEP_BATCH at a time, so a sweep of many streams
+ * never overfills the SQ (the overflow pool never shrinks). Each round
+ * also trims the record slabs that the recvs it parked emptied. Its clock
+ * is a TIMEOUT op, not a loop timer: a pending timer would make every wait
+ * of a busy loop a timed one (an hrtimer armed per io_uring_enter, ~3% of
+ * a ping-pong).
  */
 #include <poll.h>
 #include <sys/epoll.h>

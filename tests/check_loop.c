@@ -575,9 +575,27 @@ START_TEST(test_cancel_many_live)
 }
 END_TEST
 
+static int timer_fires;
+
 static void nothing_cb(ringo_timer_t *t)
 {
 	(void)t;
+	timer_fires++;
+}
+
+/*
+ * One iteration at a time until a repeating 1 ms timer fired twice: the
+ * loop went through its sleep path (where it trims) on the way. A one-shot
+ * timer would not do: already due when RUN_ONCE starts, it fires, and
+ * RUN_ONCE then waits for whatever else is alive (reads nobody writes to).
+ */
+static void run_until_slept(ringo_timer_t *timer)
+{
+	timer_fires = 0;
+	ck_assert_int_eq(ringo_timer_start(timer, nothing_cb, 1, 1), 0);
+	while (timer_fires < 2)
+		ck_assert_int_ge(ringo_run(&loop, RINGO_RUN_ONCE), 0);
+	ck_assert_int_eq(ringo_timer_stop(timer), 0);
 }
 
 /*
@@ -614,8 +632,7 @@ START_TEST(test_records_trimmed)
 			ck_assert_int_eq(t[i].calls, 1);
 			assert_res(&t[i], 0);
 		}
-		ck_assert_int_eq(ringo_timer_start(&timer, nothing_cb, 1, 0), 0);
-		ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
+		run_until_slept(&timer);
 		m = metrics();
 		ck_assert_uint_eq(m.ops_live, m0.ops_live);
 		ck_assert_uint_lt(m.op_records, N / 2);
@@ -625,14 +642,6 @@ START_TEST(test_records_trimmed)
 	free(t);
 }
 END_TEST
-
-/* Until timer fires, one iteration at a time (reads keep the loop alive). */
-static void run_once_for(ringo_timer_t *timer, int64_t ms)
-{
-	ck_assert_int_eq(ringo_timer_start(timer, nothing_cb, ms, 0), 0);
-	while (ringo_is_active((ringo_handle_t *)timer))
-		ck_assert_int_ge(ringo_run(&loop, RINGO_RUN_ONCE), 0);
-}
 
 /*
  * Long-lived ops must not pin their slabs: a burst of 5000 ops of which 5
@@ -666,7 +675,7 @@ START_TEST(test_records_sealed)
 	}
 	while (seq_counter < N - N / EVERY)
 		ck_assert_int_ge(ringo_run(&loop, RINGO_RUN_ONCE), 0);
-	run_once_for(&timer, 1);
+	run_until_slept(&timer);
 	m = metrics();
 	ck_assert_uint_eq(m.ops_live, m0.ops_live + N / EVERY);
 	ck_assert_uint_lt(m.op_records, N / 4);
@@ -689,7 +698,7 @@ START_TEST(test_records_sealed)
 	ck_assert_int_eq(nops, N - N / EVERY);
 	ck_assert_int_eq(reads, N / EVERY);
 	ck_assert_str_eq(got, "abcde");
-	run_once_for(&timer, 1);
+	run_until_slept(&timer);
 	m = metrics();
 	ck_assert_uint_eq(m.ops_live, m0.ops_live);
 	ck_assert_uint_lt(m.op_records, N / 4);
