@@ -147,7 +147,8 @@ struct ringo__loop {
 	unsigned id_mask;		/* kept here so ops need not load tbl */
 	unsigned ids_live;		/* records in the id table, sentinel aside */
 	unsigned ids_grow_at;		/* RINGO__TABLE_LOAD records a bucket */
-	unsigned ops_total;		/* records the slabs hold, free or not */
+	unsigned ops_total;		/* records the slabs handed out, live or free
+					 * (sealed ones aside: op.c) */
 	uint64_t trim_after;		/* completions before trimming is worth a try */
 	void *staged_slabs;		/* their slabs, freed at close */
 	uint64_t next_id;
@@ -198,6 +199,7 @@ struct ringo__loop {
 #define LOOP_RUNNING (1U << 0)	/* inside ringo_run */
 #define LOOP_STOP (1U << 1)	/* ringo_stop was called */
 #define LOOP_READY (1U << 2)	/* init succeeded, not closed */
+/* (1U << 3) is loop.c's LOOP_ENABLED */
 #define LOOP_CLOSING (1U << 4)	/* ringo_loop_close is tearing down: re-arm nothing */
 
 _Static_assert(sizeof(struct ringo__loop) <= sizeof(((ringo_loop_t *)0)->private_),
@@ -263,7 +265,8 @@ void ringo__ops_cancel_all(ringo_loop_t *loop);
 /* Visit every op in flight completing through `complete` (the idle sweep). */
 void ringo__ops_each(ringo_loop_t *loop, ringo__complete_fn complete,
 		     void (*visit)(ringo_loop_t *loop, struct ringo__op *op, void *arg), void *arg);
-/* Give the kernel back the record slabs that are wholly free; how many. */
+/* Give the kernel back the record slabs that are wholly free, and seal
+ * those few live records pin; how many slabs went or were sealed. */
 unsigned ringo__ops_trim(ringo_loop_t *loop);
 /* Take back a record whose SQE was never obtained. */
 void ringo__op_forget(ringo_loop_t *loop, struct ringo__op *op);

@@ -157,7 +157,6 @@ static void report_end(ringo_stream_t *s, int res)
 	s->read_cb(s, res, NULL);
 }
 
-/* A non-data result: EOF, pool exhausted, cancelled, or an error. */
 /* Grow by a chunk, and let as many waiters (oldest first) receive again. */
 static void grow_for_waiters(ringo_loop_t *loop, struct ringo__bufpool *p)
 {
@@ -199,6 +198,7 @@ static void out_of_buffers(ringo_stream_t *s, struct ringo__bufpool *p)
 				  (int64_t)(p->grown_ms + RINGO__POOL_GROW_MS - now), 0);
 }
 
+/* A non-data result: EOF, pool exhausted, cancelled, or an error. */
 static void recv_status(ringo_stream_t *s, struct ringo__bufpool *p, int res, bool more)
 {
 	if (res == 0) {
