@@ -15,6 +15,7 @@ static void release_buf(struct ringo__bufpool *p, uint32_t bid)
 		ringo_buf_ring_add(p->br, ringo__pool_addr(p, bid), p->buf_size,
 				   (unsigned short)bid, p->max - 1, 0);
 		ringo_buf_ring_advance(p->br, 1);
+		p->ring_free++;
 	} else {
 		p->free[p->nfree++] = bid;
 	}
@@ -66,8 +67,8 @@ static struct ringo__bufpool *pool_new(ringo_loop_t *loop, unsigned buf_size, un
 	p->max = max;
 	p->bgid = bgid;
 	p->read_bid = RINGO__NO_BID;
-	ringo_timer_init(loop, &p->grow_timer);
-	ringo__handle_hide((ringo_handle_t *)&p->grow_timer);
+	ringo_timer_init(loop, &p->wake_timer);
+	ringo__handle_hide((ringo_handle_t *)&p->wake_timer);
 	if (ring)
 		p->br = ringo_ring_setup_buf_ring(&l->ring, max, bgid, 0, NULL, &err);
 	/* Multishot receives need a buffer ring (and 6.0; a refusal later

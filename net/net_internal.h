@@ -28,7 +28,8 @@
 #define RINGO__POOL_CHUNK 64U
 #define RINGO__POOL_MAX 1024U
 #define RINGO__POOL_BGID 0xfffeU
-#define RINGO__POOL_GROW_MS 10U	/* -ENOBUFS grows the stream pool a chunk at most this often */
+#define RINGO__POOL_GROW_MS 10U	/* streams waiting grow the pool a chunk at most this often */
+#define RINGO__POOL_WAKE_MS 1U	/* ring mode: waiters are re-armed on ticks this far apart */
 #define RINGO__POOL_NCHUNKS (RINGO__POOL_MAX / RINGO__POOL_CHUNK)
 #define RINGO__NO_BID UINT32_MAX
 
@@ -64,8 +65,10 @@ struct ringo__bufpool {
 	bool multishot;			/* multishot recv usable */
 	ringo_stream_t *wait_head;	/* streams waiting for a buffer, */
 	ringo_stream_t *wait_tail;	/*   FIFO through buf_wait_next */
-	uint64_t grown_ms;		/* loop time of the last growth on -ENOBUFS */
-	ringo_timer_t grow_timer;	/* hidden: a growth held back by RINGO__POOL_GROW_MS */
+	unsigned ring_free;		/* ring mode: buffers in the ring as the CQEs tell
+					 * (one taken but not reported yet counts) */
+	uint64_t grown_ms;		/* loop time of the last growth for waiters */
+	ringo_timer_t wake_timer;	/* hidden: ring mode's waiter ticks (stream_read.c) */
 };
 
 /* The stream pool, created on first use; NULL when out of memory. */

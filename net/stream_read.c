@@ -98,12 +98,19 @@ static void stop_waiting(ringo_stream_t *s, struct ringo__bufpool *p)
 	s->sflags &= ~STREAM_BUF_WAIT;
 }
 
-/* A buffer is back in the pool: the longest-waiting stream may read again. */
+static void wake_soon(struct ringo__bufpool *p);
+
+/* A buffer is back in the pool. In plain mode the longest-waiting stream
+ * takes it with its recv; in ring mode the waiters' tick re-arms them. */
 static void give_back(struct ringo__bufpool *p, uint32_t bid)
 {
 	ringo_stream_t *w;
 
 	ringo__pool_recycle(p, bid);
+	if (p->br) {
+		wake_soon(p);
+		return;
+	}
 	w = pop_waiter(p);
 	if (w && reading(w) && !w->rd_id)
 		arm_recv(w);
@@ -157,45 +164,63 @@ static void report_end(ringo_stream_t *s, int res)
 	s->read_cb(s, res, NULL);
 }
 
-/* Grow by a chunk, and let as many waiters (oldest first) receive again. */
-static void grow_for_waiters(ringo_loop_t *loop, struct ringo__bufpool *p)
+/* Receive again; out of records, wait for the next tick. */
+static void rearm_waiter(ringo_stream_t *w, struct ringo__bufpool *p)
 {
-	ringo_stream_t *w;
-	unsigned n;
-
-	/* At the bound, waiters get the buffers coming back (give_back). */
-	if (!p->wait_head || ringo__pool_grow(loop, p))
-		return;
-	p->grown_ms = ringo__now(L(loop));
-	for (n = 0; n < p->chunk && (w = pop_waiter(p)); n++)
-		if (reading(w) && !w->rd_id)
-			arm_recv(w);
+	if (reading(w) && !w->rd_id && arm_recv(w) == -ENOMEM)
+		wait_for_buffer(w, p);
 }
 
-static void grow_due(ringo_timer_t *t)
+static unsigned rearm_waiters(struct ringo__bufpool *p, unsigned n)
 {
-	grow_for_waiters(t->loop, container_of(t, struct ringo__bufpool, grow_timer));
+	ringo_stream_t *w;
+	unsigned done = 0;
+
+	for (; done < n && (w = pop_waiter(p)); done++)
+		rearm_waiter(w, p);
+	return done;
 }
 
 /*
- * -ENOBUFS: the ring ran dry. Mostly a burst took every buffer within one
- * batch, which gives them back as it reports them; growing on each such
- * CQE would take the pool to its bound (16 MiB, with a resident page per
- * buffer used) in one burst. So the stream waits for a buffer, and the
- * pool grows a chunk per RINGO__POOL_GROW_MS at most: now if the last
- * growth is that old, else from its timer if streams still wait then.
+ * Ring mode: streams whose recv met an empty ring (-ENOBUFS) wait, and the
+ * pool's timer re-arms them a tick at a time, as many per tick as the ring
+ * holds buffers. One that finds it empty all the same (a buffer taken but
+ * not reported yet) waits again; one with nothing to read takes no buffer,
+ * so the next tick goes on down the queue: every waiter is served while
+ * the ring has buffers. Streams still waiting then grow the pool a chunk,
+ * RINGO__POOL_GROW_MS apart at most: a burst that took every buffer in one
+ * batch gives them back as it reports them, and growing on each -ENOBUFS
+ * took the pool to its bound (16 MiB, a resident page per buffer used) in
+ * one burst. Dry at the bound, the ticks stop until a buffer comes back.
  */
+static void wake_tick(ringo_timer_t *t)
+{
+	struct ringo__bufpool *p = container_of(t, struct ringo__bufpool, wake_timer);
+	ringo_loop_t *loop = t->loop;
+	uint64_t now = ringo__now(L(loop));
+
+	rearm_waiters(p, p->ring_free);
+	if (p->wait_head && now - p->grown_ms >= RINGO__POOL_GROW_MS &&
+	    ringo__pool_grow(loop, p) == 0) {
+		p->grown_ms = now;
+		rearm_waiters(p, p->chunk);
+	}
+	if (p->wait_head && (p->ring_free || p->count < p->max))
+		ringo_timer_start(t, wake_tick, RINGO__POOL_WAKE_MS, 0);
+}
+
+/* Waiters in ring mode: a tick in the next iteration, if none is due. */
+static void wake_soon(struct ringo__bufpool *p)
+{
+	if (p->wait_head && !ringo_is_active((ringo_handle_t *)&p->wake_timer))
+		ringo_timer_start(&p->wake_timer, wake_tick, 0, 0);
+}
+
 static void out_of_buffers(ringo_stream_t *s, struct ringo__bufpool *p)
 {
-	uint64_t now = ringo__now(L(s->loop));
-
 	if (reading(s) && !s->rd_id)
 		wait_for_buffer(s, p);
-	if (now - p->grown_ms >= RINGO__POOL_GROW_MS)
-		grow_for_waiters(s->loop, p);
-	else if (!ringo_is_active((ringo_handle_t *)&p->grow_timer))
-		ringo_timer_start(&p->grow_timer, grow_due,
-				  (int64_t)(p->grown_ms + RINGO__POOL_GROW_MS - now), 0);
+	wake_soon(p);
 }
 
 /* A non-data result: EOF, pool exhausted, cancelled, or an error. */
@@ -239,6 +264,8 @@ void ringo__recv_complete(ringo_loop_t *loop, struct ringo__op *op, int res, uns
 	}
 	if (bid != RINGO__NO_BID && !ringo__pool_addr(p, bid))
 		bid = RINGO__NO_BID;	/* an id we never gave out: ignore it */
+	if (bid != RINGO__NO_BID && p->br && p->ring_free)
+		p->ring_free--;		/* the kernel took it from the ring */
 	if (res > 0 && bid != RINGO__NO_BID) {
 		/* Behind stashed data while that is still being reported. */
 		if (reading(s) && !stashed(s))
@@ -367,6 +394,8 @@ RINGO_EXTERN int ringo_read_stop(ringo_stream_t *s)
 	stop(s);
 	stop_waiting(s, L(s->loop)->bufpool);
 	ringo__unpark(s);
+	/* A later read_start begins a fresh idle count (park.c). */
+	s->sflags &= ~(STREAM_IDLE | STREAM_PARK_DUE);
 	op = s->rd_id ? ringo__op_find(s->loop, s->rd_id) : NULL;
 	if (op)
 		ringo__op_cancel(s->loop, op);

@@ -1314,6 +1314,107 @@ START_TEST(test_burst_pool_bounded)
 }
 END_TEST
 
+/* ---- Waiting for a buffer: every waiter is served ------------------- */
+
+enum { HOLD_N = 64, SILENT_N = 70 };
+
+static int hold_tokens[HOLD_N], holds;
+
+/* Keeps every buffer it gets, so the ring runs dry. */
+static void hold_read_cb(ringo_stream_t *s, ssize_t nread, const void *data)
+{
+	struct conn *c = read_enter(s, nread, data);
+
+	if (nread <= 0)
+		return;
+	check_expected(c, data, (size_t)nread);
+	ck_assert_int_lt(holds, HOLD_N);
+	hold_tokens[holds] = ringo_read_keep(s);
+	ck_assert_int_gt(hold_tokens[holds++], 0);
+}
+
+static void hold_accept(struct conn *c)
+{
+	c->expect = (const unsigned char *)"h";
+	c->expect_len = 1;
+	conn_read_start(c, hold_read_cb);
+}
+
+static int open_client_fd(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&srv_addr, sizeof(struct sockaddr_in)), 0);
+	return fd;
+}
+
+/*
+ * The ring runs dry (64 streams each keep the buffer of their one byte),
+ * then 70 silent streams and one that sends arrive together: all 71 recvs
+ * meet the empty ring and wait. Growth and the waiters' ticks serve them
+ * all, silent ones included (they take no buffer), so the one with data
+ * gets it; when the kept buffers come back, the pool has not grown past
+ * what they needed.
+ */
+START_TEST(test_waiters_all_served)
+{
+	int fds[HOLD_N + SILENT_N + 1], i, k, n = 0;
+	struct conn *l, *c, *talker = NULL, *late[SILENT_N + 1];
+	struct ringo_loop_metrics m;
+
+	if (raise_nofile((rlim_t)(HOLD_N + SILENT_N) * 2 + 64))
+		TEST_SKIP("RLIMIT_NOFILE too low for %d connections", HOLD_N + SILENT_N);
+	holds = 0;
+	OPEN_LOOP(0);
+	l = listen4(hold_accept);
+	for (i = 0; i < HOLD_N; i++) {
+		fds[n] = open_client_fd();
+		ck_assert_int_eq(write(fds[n++], "h", 1), 1);
+	}
+	RUN_UNTIL(holds == HOLD_N, 5000);
+	ck_assert_uint_eq(metrics_now().read_buffers, 64);
+	/* The rest start reading together, once all are accepted (tag 1). */
+	l->on_accept = NULL;
+	for (i = 0; i < SILENT_N + 1; i++)
+		fds[n++] = open_client_fd();
+	ck_assert_int_eq(write(fds[n - 1], "h", 1), 1);
+	RUN_UNTIL(l->accepts == HOLD_N + SILENT_N + 1, 5000);
+	/* In accept order, so the one with data comes last. */
+	for (k = 0; k < SILENT_N + 1; k++) {
+		late[k] = NULL;
+		for (c = conns; c; c = c->next_conn)
+			if (c->listener == l && !c->read_calls && !c->tag &&
+			    (!late[k] || c->id < late[k]->id))
+				late[k] = c;
+		ck_assert_ptr_nonnull(late[k]);
+		late[k]->tag = 1;
+	}
+	for (k = 0; k < SILENT_N + 1; k++) {
+		late[k]->expect = (const unsigned char *)"h";
+		late[k]->expect_len = 1;
+		conn_read_start(late[k], expect_read_cb);
+	}
+	RUN_UNTIL(park_count(l, 1, 0, 0) == HOLD_N + 1, 5000);
+	for (c = conns; c; c = c->next_conn)
+		if (c->listener == l && c->tag && c->rx_bytes)
+			talker = c;
+	ck_assert_ptr_nonnull(talker);
+	m = metrics_now();
+	ck_assert_uint_le(m.read_buffers, 192);
+	for (i = 0; i < HOLD_N; i++)
+		ck_assert_int_eq(ringo_read_release(&loop, hold_tokens[i]), 0);
+	run_for(20);
+	ck_assert_int_eq(park_count(l, 1, 0, 0), HOLD_N + 1);
+	for (c = conns; c; c = c->next_conn)
+		if (c->listener == l)
+			conn_close(c);
+	RUN_UNTIL(l->child_closes == HOLD_N + SILENT_N + 1, 5000);
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+}
+END_TEST
+
 /* Queue writes and close in the same callback: nothing reached the kernel. */
 static void close_now_connected(struct conn *c)
 {
@@ -2308,6 +2409,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(data, test_parked_streams, 0,
 			    (int)(sizeof(park_configs) / sizeof(park_configs[0])));
 	tcase_add_test(data, test_burst_pool_bounded);
+	tcase_add_test(data, test_waiters_all_served);
 	tcase_add_loop_test(data, test_idle_reparks, 0,
 			    (int)(sizeof(idle_configs) / sizeof(idle_configs[0])));
 	suite_add_tcase(s, data);
