@@ -70,6 +70,12 @@ static inline unsigned ringo__hash_id(uint64_t id)
 
 struct ringo__op;
 struct ringo__slab;
+
+/* Where an interrupted ringo__ops_each goes on: a slab and a record. */
+struct ringo__ops_pos {
+	struct ringo__slab *slab;	/* NULL: from the start */
+	unsigned i;
+};
 struct ringo__work_pool;
 struct ringo__bufpool;
 struct ringo__direct;
@@ -177,7 +183,8 @@ struct ringo__loop {
 	uint64_t park_id;		/* its multishot poll op, or 0 */
 	unsigned park_idle_ms;		/* re-park after this much silence */
 	unsigned park_sweeping;		/* the idle sweep's TIMEOUT op is in flight */
-	unsigned park_draining;		/* its round left idle recvs to cancel */
+	unsigned park_armed;		/* recvs its current round has seen */
+	struct ringo__ops_pos park_pos;	/* where its round goes on, or none */
 	int fs_ftruncate;		/* FTRUNCATE op: 0 unknown, 1 usable, -1 not */
 	struct ringo__work_pool *pool;	/* created on first ringo_work_queue */
 	struct ringo__bufpool *bufpool;	/* receive buffers, on first read_start */
@@ -262,9 +269,12 @@ struct ringo__op *ringo__op_find(ringo_loop_t *loop, uint64_t id);
 int ringo__op_cancel(ringo_loop_t *loop, struct ringo__op *op);
 /* Cancel every op still in flight (used at loop close). */
 void ringo__ops_cancel_all(ringo_loop_t *loop);
-/* Visit every op in flight completing through `complete` (the idle sweep). */
-void ringo__ops_each(ringo_loop_t *loop, ringo__complete_fn complete,
-		     void (*visit)(ringo_loop_t *loop, struct ringo__op *op, void *arg), void *arg);
+/* Visit the ops in flight completing through `complete` (the idle sweep),
+ * from *pos on, until `visit` returns false for one: *pos then names it,
+ * and false is returned. A walk whose slab went meanwhile is over. */
+bool ringo__ops_each(ringo_loop_t *loop, ringo__complete_fn complete,
+		     bool (*visit)(ringo_loop_t *loop, struct ringo__op *op, void *arg), void *arg,
+		     struct ringo__ops_pos *pos);
 /* Give the kernel back the record slabs that are wholly free, and seal
  * those few live records pin; how many slabs went or were sealed. */
 unsigned ringo__ops_trim(ringo_loop_t *loop);

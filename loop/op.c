@@ -618,19 +618,34 @@ void ringo__ops_cancel_all(ringo_loop_t *loop)
 	}
 }
 
-/* Every op in flight whose completion function is `complete`, slab by
- * slab; `visit` may cancel the op, not free or start others. */
-void ringo__ops_each(ringo_loop_t *loop, ringo__complete_fn complete,
-		     void (*visit)(ringo_loop_t *loop, struct ringo__op *op, void *arg), void *arg)
+/* The ops in flight whose completion function is `complete`, slab by
+ * slab from *pos; `visit` may cancel the op (which takes a record: a new
+ * slab goes at the head, behind the walk), not free others. */
+bool ringo__ops_each(ringo_loop_t *loop, ringo__complete_fn complete,
+		     bool (*visit)(ringo_loop_t *loop, struct ringo__op *op, void *arg), void *arg,
+		     struct ringo__ops_pos *pos)
 {
-	struct ringo__slab *s;
-	unsigned i;
+	struct ringo__slab *s = L(loop)->slabs;
+	unsigned i = 0;
 
-	for (s = L(loop)->slabs; s; s = s->next)
-		for (i = 0; i < s->used; i++)
-			if (!rec_gone(s, i) && s->ops[i].complete == complete &&
-			    s->ops[i].state == RINGO__OP_INFLIGHT)
-				visit(loop, &s->ops[i], arg);
+	if (pos->slab) {
+		while (s && s != pos->slab)
+			s = s->next;
+		i = pos->i;
+	}
+	for (; s; s = s->next, i = 0) {
+		for (; i < s->used; i++) {
+			if (rec_gone(s, i) || s->ops[i].complete != complete ||
+			    s->ops[i].state != RINGO__OP_INFLIGHT)
+				continue;
+			if (!visit(loop, &s->ops[i], arg)) {
+				*pos = (struct ringo__ops_pos){ s, i };
+				return false;
+			}
+		}
+	}
+	pos->slab = NULL;
+	return true;
 }
 
 /* A slab trimmed: every handed-out record free, few live, or many. */

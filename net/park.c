@@ -46,10 +46,8 @@
 #define SWEEP_NEXT_MS 1		/* next step while cancels remain */
 
 struct sweep_walk {
-	bool round;		/* a new round: mark, and cancel what was marked */
 	unsigned budget;	/* cancels left this step */
 	unsigned armed;		/* recvs seen */
-	unsigned due;		/* idle recvs left for the next step */
 };
 
 static void park_complete(ringo_loop_t *loop, struct ringo__op *op, int res, unsigned flags);
@@ -146,33 +144,30 @@ void ringo__park_free(ringo_loop_t *loop)
 	l->park_sweeping = 0;
 }
 
-static void sweep_visit(ringo_loop_t *loop, struct ringo__op *op, void *arg)
+/* Mark a recv, or cancel one still marked; false (not visited) when this
+ * step's cancels are spent. */
+static bool sweep_visit(ringo_loop_t *loop, struct ringo__op *op, void *arg)
 {
 	struct sweep_walk *w = arg;
 	ringo_stream_t *s = op->owner;
 
+	if (!w->budget)
+		return false;
 	w->armed++;
 	if (s->rd_id != op->id || !ringo__read_parkable(s))
-		return;
-	if (w->round) {
-		if (!(s->sflags & STREAM_IDLE)) {
-			s->sflags |= STREAM_IDLE;
-			return;
-		}
-		s->sflags |= STREAM_PARK_DUE;
-	}
-	if (!(s->sflags & STREAM_PARK_DUE))
-		return;
-	if (!w->budget) {
-		w->due++;
-		return;
+		return true;
+	if (!(s->sflags & STREAM_IDLE)) {
+		s->sflags |= STREAM_IDLE;
+		return true;
 	}
 	/* Its last CQE re-arms through arm_recv, which parks it while
-	 * PARK_DUE holds: data that beats the cancel clears it. */
-	s->sflags &= ~STREAM_IDLE;
+	 * PARK_DUE holds: data that beats the cancel clears it. Out of
+	 * records, it stays marked for the next round. */
 	if (ringo__op_cancel(loop, op) < 0)
-		return;
+		return true;
+	s->sflags = (uint16_t)((s->sflags & ~STREAM_IDLE) | STREAM_PARK_DUE);
 	w->budget--;
+	return true;
 }
 
 static void sweep_complete(ringo_loop_t *loop, struct ringo__op *op, int res, unsigned flags);
@@ -195,8 +190,9 @@ static void sweep_arm(ringo_loop_t *loop, uint64_t ms)
 static void sweep_complete(ringo_loop_t *loop, struct ringo__op *op, int res, unsigned flags)
 {
 	struct ringo__loop *l = L(loop);
-	struct sweep_walk w = { .round = !l->park_draining, .budget = SWEEP_BATCH };
+	struct sweep_walk w = { .budget = SWEEP_BATCH };
 	uint64_t next = l->park_idle_ms;
+	bool round_start = !l->park_pos.slab;
 
 	(void)op;
 	(void)flags;
@@ -208,13 +204,19 @@ static void sweep_complete(ringo_loop_t *loop, struct ringo__op *op, int res, un
 	 * records, and a trim that freed nothing waits for completions an
 	 * idle server may not have: each round (a walk of the free list every
 	 * park_idle_ms) gives back the slabs of recvs it parked last time. */
-	if (w.round && l->ops_total > l->ids_live)
-		ringo__ops_trim(loop);
-	ringo__ops_each(loop, ringo__recv_complete, sweep_visit, &w);
-	l->park_draining = w.due > 0;
-	if (w.due) {
-		next = SWEEP_NEXT_MS;
-	} else if (w.round && !w.armed) {
+	if (round_start) {
+		l->park_armed = 0;
+		if (l->ops_total > l->ids_live)
+			ringo__ops_trim(loop);
+	}
+	/* A round is one walk, SWEEP_BATCH cancels a step: the next step
+	 * goes on where this one stopped. */
+	if (!ringo__ops_each(loop, ringo__recv_complete, sweep_visit, &w, &l->park_pos)) {
+		l->park_armed += w.armed;
+		sweep_arm(loop, SWEEP_NEXT_MS);
+		return;
+	}
+	if (!(l->park_armed += w.armed)) {
 		l->park_sweeping = 0;	/* the next armed recv restarts it */
 		return;
 	}
@@ -223,6 +225,6 @@ static void sweep_complete(ringo_loop_t *loop, struct ringo__op *op, int res, un
 
 void ringo__park_sweep_start(ringo_loop_t *loop)
 {
-	L(loop)->park_draining = 0;
+	L(loop)->park_pos.slab = NULL;
 	sweep_arm(loop, L(loop)->park_idle_ms);
 }

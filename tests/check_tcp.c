@@ -1298,6 +1298,40 @@ START_TEST(test_idle_reparks)
 }
 END_TEST
 
+enum { MANY_IDLE_N = 200 };
+
+/*
+ * More idle streams than one sweep step cancels (64): the round goes on
+ * where each step stopped, and every one of 200 streams that received once
+ * and fell silent parks exactly once; their records go.
+ */
+START_TEST(test_idle_reparks_many)
+{
+	int fds[MANY_IDLE_N], i;
+	struct ringo_loop_metrics m1, m2;
+	struct conn *l;
+
+	if (raise_nofile((rlim_t)MANY_IDLE_N * 2 + 64))
+		TEST_SKIP("RLIMIT_NOFILE too low for %d connections", MANY_IDLE_N);
+	park_idle_ms = 30;
+	OPEN_LOOP(0);
+	l = listen4(idle_accept);
+	for (i = 0; i < MANY_IDLE_N; i++) {
+		fds[i] = open_client_fd();
+		ck_assert_int_eq(write(fds[i], idle_stream, IDLE_FIRST), IDLE_FIRST);
+	}
+	RUN_UNTIL(park_count(l, IDLE_FIRST, 0, 0) == MANY_IDLE_N, 5000);
+	m1 = metrics_now();
+	RUN_UNTIL(metrics_now().parks - m1.parks == MANY_IDLE_N, 5000);
+	run_for(100);
+	m2 = metrics_now();
+	ck_assert_uint_eq(m2.parks - m1.parks, MANY_IDLE_N);
+	/* The recvs are gone; the epoll set's poll came. */
+	ck_assert_uint_le(m2.ops_live + MANY_IDLE_N, m1.ops_live + 1);
+	close_accepted(l, fds, MANY_IDLE_N);
+}
+END_TEST
+
 /* ---- A burst of readable streams ----------------------------------- */
 
 enum { BURST_N = 256, BURST_LEN = 100 };
@@ -2421,6 +2455,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(data, test_write_queue_size, 0, NCONFIGS);
 	tcase_add_loop_test(data, test_parked_streams, 0,
 			    (int)(sizeof(park_configs) / sizeof(park_configs[0])));
+	tcase_add_test(data, test_idle_reparks_many);
 	tcase_add_test(data, test_burst_pool_bounded);
 	tcase_add_test(data, test_waiters_all_served);
 	tcase_add_loop_test(data, test_idle_reparks, 0,
