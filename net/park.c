@@ -191,8 +191,7 @@ static void sweep_complete(ringo_loop_t *loop, struct ringo__op *op, int res, un
 {
 	struct ringo__loop *l = L(loop);
 	struct sweep_walk w = { .budget = SWEEP_BATCH };
-	uint64_t next = l->park_idle_ms;
-	bool round_start = !l->park_pos.slab;
+	bool round_start = !l->park_pos.slab, round_done;
 
 	(void)op;
 	(void)flags;
@@ -211,16 +210,13 @@ static void sweep_complete(ringo_loop_t *loop, struct ringo__op *op, int res, un
 	}
 	/* A round is one walk, SWEEP_BATCH cancels a step: the next step
 	 * goes on where this one stopped. */
-	if (!ringo__ops_each(loop, ringo__recv_complete, sweep_visit, &w, &l->park_pos)) {
-		l->park_armed += w.armed;
-		sweep_arm(loop, SWEEP_NEXT_MS);
-		return;
-	}
-	if (!(l->park_armed += w.armed)) {
+	round_done = ringo__ops_each(loop, ringo__recv_complete, sweep_visit, &w, &l->park_pos);
+	l->park_armed += w.armed;
+	if (round_done && !l->park_armed) {
 		l->park_sweeping = 0;	/* the next armed recv restarts it */
 		return;
 	}
-	sweep_arm(loop, next);
+	sweep_arm(loop, round_done ? l->park_idle_ms : SWEEP_NEXT_MS);
 }
 
 void ringo__park_sweep_start(ringo_loop_t *loop)

@@ -1043,6 +1043,17 @@ static int open_client_fd(void)
 	return fd;
 }
 
+/* `n` clients in fds[], each sending `len` bytes of `msg` once connected. */
+static void open_clients_sending(int *fds, int n, const void *msg, size_t len)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		fds[i] = open_client_fd();
+		ck_assert_int_eq(write(fds[i], msg, len), (ssize_t)len);
+	}
+}
+
 /* Close every conn `l` accepted (all `n` of them) and the clients' fds. */
 static void close_accepted(struct conn *l, const int *fds, int n)
 {
@@ -1307,7 +1318,7 @@ enum { MANY_IDLE_N = 200 };
  */
 START_TEST(test_idle_reparks_many)
 {
-	int fds[MANY_IDLE_N], i;
+	int fds[MANY_IDLE_N];
 	struct ringo_loop_metrics m1, m2;
 	struct conn *l;
 
@@ -1316,10 +1327,7 @@ START_TEST(test_idle_reparks_many)
 	park_idle_ms = 30;
 	OPEN_LOOP(0);
 	l = listen4(idle_accept);
-	for (i = 0; i < MANY_IDLE_N; i++) {
-		fds[i] = open_client_fd();
-		ck_assert_int_eq(write(fds[i], idle_stream, IDLE_FIRST), IDLE_FIRST);
-	}
+	open_clients_sending(fds, MANY_IDLE_N, idle_stream, IDLE_FIRST);
 	RUN_UNTIL(park_count(l, IDLE_FIRST, 0, 0) == MANY_IDLE_N, 5000);
 	m1 = metrics_now();
 	RUN_UNTIL(metrics_now().parks - m1.parks == MANY_IDLE_N, 5000);
@@ -1356,7 +1364,7 @@ static void burst_accept(struct conn *c)
  */
 START_TEST(test_burst_pool_bounded)
 {
-	int fds[BURST_N], i;
+	int fds[BURST_N];
 	struct ringo_loop_metrics m;
 	struct conn *l;
 
@@ -1364,10 +1372,7 @@ START_TEST(test_burst_pool_bounded)
 		TEST_SKIP("RLIMIT_NOFILE too low for %d connections", BURST_N);
 	OPEN_LOOP(0);
 	l = listen4(burst_accept);
-	for (i = 0; i < BURST_N; i++) {
-		fds[i] = open_client_fd();
-		ck_assert_int_eq(write(fds[i], burst_msg, BURST_LEN), BURST_LEN);
-	}
+	open_clients_sending(fds, BURST_N, burst_msg, BURST_LEN);
 	RUN_UNTIL(park_count(l, BURST_LEN, 0, 0) == BURST_N, 5000);
 	m = metrics_now();
 	ck_assert_uint_le(m.read_buffers, 256);
@@ -1420,10 +1425,8 @@ START_TEST(test_waiters_all_served)
 	holds = 0;
 	OPEN_LOOP(0);
 	l = listen4(hold_accept);
-	for (i = 0; i < HOLD_N; i++) {
-		fds[n] = open_client_fd();
-		ck_assert_int_eq(write(fds[n++], "h", 1), 1);
-	}
+	open_clients_sending(fds, HOLD_N, "h", 1);
+	n = HOLD_N;
 	RUN_UNTIL(holds == HOLD_N, 5000);
 	ck_assert_uint_eq(metrics_now().read_buffers, 64);
 	/* The rest start reading together, once all are accepted (tag 1). */
