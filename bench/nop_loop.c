@@ -13,7 +13,10 @@
  * liburing side (bench/peers/nop_loop_liburing.c): the same 64 NOPs, reaped
  * with io_uring_for_each_cqe and resubmitted one per completion, one
  * io_uring_submit_and_wait(ring, 1) per round: a hand-written loop. Its ring
- * gets the SQ/CQ sizes and setup flags ringo's loop ring got.
+ * gets the SQ/CQ sizes and setup flags ringo's loop ring got, but for
+ * NO_SQARRAY: Debian 12's liburing (2.3) fills the SQ index array, which
+ * that flag removes; newer liburing releases ask for it by default, as
+ * ringo does. ring_flags= shows what ringo's ring got.
  *
  * Both sides read the clock once per 64 completions, warm up on the fresh
  * ring, then run for --seconds; runs alternate (ringo first in even rounds,

@@ -95,7 +95,8 @@ typedef enum {
 #define RINGO_LOOP_WAIT_TIME		(1U << 6)	/* measure wait_ns (2 clock reads a wait) */
 #define RINGO_LOOP_PARK_READS		(1U << 7)	/* park reads until the first data too */
 #define RINGO_LOOP_NO_PARK		(1U << 8)	/* never park an idle stream's read */
-#define RINGO_LOOP_KNOWN_FLAGS		((1U << 9) - 1)	/* every flag above */
+#define RINGO_LOOP_SQ_ARRAY		(1U << 9)	/* keep the SQ index array (pre-6.6) */
+#define RINGO_LOOP_KNOWN_FLAGS		((1U << 10) - 1) /* every flag above */
 
 struct ringo_loop_opts {
 	unsigned entries;	  /* SQ entries, a power of two; 0 = 256 */

@@ -58,7 +58,7 @@ static int reopen(const struct ringo_loop_opts *opts)
 	return ret;
 }
 
-static void reopen_sized(unsigned entries, unsigned cq_entries)
+static void reopen_with(unsigned entries, unsigned cq_entries, unsigned flags)
 {
 	struct ringo_loop_opts opts;
 	int ret;
@@ -66,9 +66,15 @@ static void reopen_sized(unsigned entries, unsigned cq_entries)
 	ringo_loop_opts_init(&opts);
 	opts.entries = entries;
 	opts.cq_entries = cq_entries;
+	opts.flags = flags;
 	ret = reopen(&opts);
-	ck_assert_msg(ret == 0, "ringo_loop_init(%u, %u): %s", entries, cq_entries,
-		      ringo_err_name(ret));
+	ck_assert_msg(ret == 0, "ringo_loop_init(%u, %u, flags 0x%x): %s", entries, cq_entries,
+		      flags, ringo_err_name(ret));
+}
+
+static void reopen_sized(unsigned entries, unsigned cq_entries)
+{
+	reopen_with(entries, cq_entries, 0);
 }
 
 static void open_pipe(void)
@@ -1065,13 +1071,13 @@ static void ordered_cb(ringo_raw_t *raw, int res, unsigned flags)
 	ordered_next++;
 }
 
-static void run_ordered_nops(unsigned n, unsigned entries, unsigned cq_entries)
+static void run_ordered_nops(unsigned n, unsigned entries, unsigned cq_entries, unsigned flags)
 {
 	struct ringo_loop_metrics m;
 	ringo_raw_t *reqs;
 	unsigned i;
 
-	reopen_sized(entries, cq_entries);
+	reopen_with(entries, cq_entries, flags);
 	reqs = calloc(n, sizeof(*reqs));
 	ck_assert_ptr_nonnull(reqs);
 	ordered_base = reqs;
@@ -1087,23 +1093,30 @@ static void run_ordered_nops(unsigned n, unsigned entries, unsigned cq_entries)
 	ck_assert_uint_eq(m.submitted, n);
 	ck_assert_uint_eq(m.completions, n);
 	ck_assert_uint_eq(m.stale_cqes, 0);
-	printf("%u nops, SQ %u, CQ %u: %llu iterations, %llu CQ overflows\n", n, entries,
-	       cq_entries ? cq_entries : 4 * entries, (unsigned long long)m.iterations,
-	       (unsigned long long)m.cq_overflows);
+	printf("%u nops, SQ %u, CQ %u, %s: %llu iterations, %llu CQ overflows\n", n, entries,
+	       cq_entries ? cq_entries : 4 * entries,
+	       ringo_loop_ring(&loop)->sq.array ? "SQ array" : "no SQ array",
+	       (unsigned long long)m.iterations, (unsigned long long)m.cq_overflows);
 	free(reqs);
+}
+
+/* Loop test index: 0 the default SQ layout, 1 the SQ index array. */
+static unsigned sq_layout_flags(int i)
+{
+	return i ? RINGO_LOOP_SQ_ARRAY : 0;
 }
 
 START_TEST(test_sq_full)
 {
 	REQUIRE_LOOP();
-	run_ordered_nops(TEST_SIZE(100000, 10000), 8, 0);
+	run_ordered_nops(TEST_SIZE(100000, 10000), 8, 0, sq_layout_flags(_i));
 }
 END_TEST
 
 START_TEST(test_cq_small)
 {
 	REQUIRE_LOOP();
-	run_ordered_nops(10000, 8, 16);
+	run_ordered_nops(10000, 8, 16, sq_layout_flags(_i));
 }
 END_TEST
 
@@ -1477,11 +1490,42 @@ START_TEST(test_default_ring_flags)
 		TEST_SKIP("DEFER_TASKRUN needs 6.1");
 	ck_assert_uint_ne(ring->flags & RINGO_SETUP_DEFER_TASKRUN, 0);
 	ck_assert_uint_ne(ring->flags & RINGO_SETUP_SINGLE_ISSUER, 0);
+	if (test_kernel_at_least(6, 6)) {
+		ck_assert_uint_ne(ring->flags & RINGO_SETUP_NO_SQARRAY, 0);
+		ck_assert_ptr_null(ring->sq.array);
+	}
 	/* The first run enables the ring and registers its fd for this
 	 * thread, the only one SINGLE_ISSUER lets submit. */
 	ck_assert_uint_eq(ring->enter_flags, 0);
 	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_NOWAIT), 0);
 	ck_assert_uint_eq(ring->enter_flags, RINGO_ENTER_REGISTERED_RING);
+}
+END_TEST
+
+/* RINGO_LOOP_SQ_ARRAY keeps the index array even where NO_SQARRAY works,
+ * and ops flow through it (test_sq_full and test_cq_small run both ways). */
+START_TEST(test_sq_array)
+{
+	struct ringo_loop_opts o;
+	struct treq nop = { 0 };
+	struct ringo_ring *ring;
+	unsigned i;
+	int ret;
+
+	REQUIRE_LOOP();
+	ringo_loop_opts_init(&o);
+	o.flags = RINGO_LOOP_SQ_ARRAY;
+	ret = reopen(&o);
+	ck_assert_msg(ret == 0, "init SQ_ARRAY: %s", ringo_err_name(ret));
+	ring = ringo_loop_ring(&loop);
+	ck_assert_uint_eq(ring->flags & RINGO_SETUP_NO_SQARRAY, 0);
+	ck_assert_ptr_nonnull(ring->sq.array);
+	for (i = 0; i < ring->sq.ring_entries; i++)
+		ck_assert_uint_eq(ring->sq.array[i], i);
+	if (test_kernel_at_least(6, 1))
+		ck_assert_uint_ne(ring->flags & RINGO_SETUP_DEFER_TASKRUN, 0);
+	start_nop(&nop, record_cb);
+	run_expect(&nop, 1, 0);
 }
 END_TEST
 
@@ -1748,10 +1792,10 @@ static Suite *suite(void)
 	tcase_add_test(cancel, test_cancel_randomized);
 
 	tcase_add_test(queues, test_stale_cqes);
-	tcase_add_test(queues, test_sq_full);
+	tcase_add_loop_test(queues, test_sq_full, 0, 2);
 	tcase_add_test(queues, test_records_trimmed);
 	tcase_add_test(queues, test_records_sealed);
-	tcase_add_test(queues, test_cq_small);
+	tcase_add_loop_test(queues, test_cq_small, 0, 2);
 	tcase_add_test(queues, test_cq_overflow_reads);
 
 	tcase_add_test(handles, test_handle_unref_ref);
@@ -1766,6 +1810,7 @@ static Suite *suite(void)
 	tcase_add_test(args, test_loop_fd);
 
 	tcase_add_test(opts, test_default_ring_flags);
+	tcase_add_test(opts, test_sq_array);
 	tcase_add_test(opts, test_no_defer_taskrun);
 	tcase_add_test(opts, test_sqpoll);
 
