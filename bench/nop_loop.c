@@ -20,7 +20,8 @@
  *
  * Both sides read the clock once per 64 completions, warm up on the fresh
  * ring, then run for --seconds; runs alternate (ringo first in even rounds,
- * liburing first in odd ones) and the median of --rounds runs is kept.
+ * liburing first in odd ones). Each side's rate is the median of --rounds
+ * runs; the ratio is the median of the rounds' own ratios.
  *
  * Separately, the id table's cost per op is measured in isolation: a
  * HASH_FIND + HASH_DELETE + HASH_ADD per completion-and-resubmit, over a
@@ -376,6 +377,21 @@ static int run_sides(struct side *s, unsigned n, const struct bench_loop_cfg *cf
 	return 0;
 }
 
+/*
+ * ringo over liburing: the median of each round's ratio. The two runs of a
+ * round are back to back, so a VM whose speed drifts between rounds moves
+ * both; the ratio of the two medians would mix rounds.
+ */
+static double round_ratio(const struct side *s, unsigned rounds)
+{
+	double r[MAX_ROUNDS];
+	unsigned i;
+
+	for (i = 0; i < rounds; i++)
+		r[i] = s[1].ops[i] > 0 ? s[0].ops[i] / s[1].ops[i] : 0;
+	return bench_median(r, rounds);
+}
+
 /* ---- main -------------------------------------------------------------- */
 
 struct args {
@@ -473,7 +489,7 @@ int main(int argc, char **argv)
 	bench_kv(&line, "ops_per_sec", "%.0f", s[0].median);
 	if (n > 1) {
 		bench_kv(&line, "liburing_ops_per_sec", "%.0f", s[1].median);
-		bench_kv(&line, "ratio", "%.3f", s[1].median > 0 ? s[0].median / s[1].median : 0);
+		bench_kv(&line, "ratio", "%.3f", round_ratio(s, a.rounds));
 	} else {
 		bench_kv(&line, "liburing", "absent");
 	}
