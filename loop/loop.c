@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "loop_internal.h"
+#include "op_hot.h"
 
 void ringo__pool_free(ringo_loop_t *loop);
 void ringo__park_free(ringo_loop_t *loop);
@@ -274,6 +275,7 @@ static int enter(struct ringo__loop *l, bool block, uint64_t deadline)
 		 * posted when we ask, and it costs nothing extra here. */
 		ret = ringo_ring_enter(&l->ring, ringo_ring_flush_sq(&l->ring), block ? 1 : 0,
 				       RINGO_ENTER_GETEVENTS, NULL, 0);
+	ringo__op_room_refresh(l);
 	if (timed) {
 		t1 = mono_ns();
 		l->metrics.wait_ns += t1 - t0;

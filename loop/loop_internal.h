@@ -148,16 +148,17 @@ struct ringo__loop {
 	struct ringo__slab *slabs;	/* record slabs, newest first (op.c) */
 	struct ringo__staged *free_staged; /* spare overflow SQEs */
 	unsigned staged_spare;		/* how many: >= 2 after each ringo__op_new */
-	unsigned table_grow;		/* an add took the table past ids_grow_at */
 	UT_hash_bucket *id_buckets;	/* the table's buckets and their mask, */
 	unsigned id_mask;		/* kept here so ops need not load tbl */
 	unsigned ids_live;		/* records in the id table, sentinel aside */
-	unsigned ids_grow_at;		/* RINGO__TABLE_LOAD records a bucket */
+	unsigned ids_grow_at;		/* records past which the buckets double:
+					 * RINGO__TABLE_LOAD a bucket */
 	unsigned ops_total;		/* records the slabs handed out, live or free
 					 * (sealed ones aside: op.c) */
 	uint64_t trim_after;		/* completions before trimming is worth a try */
 	void *staged_slabs;		/* their slabs, freed at close */
 	uint64_t next_id;
+	unsigned sq_limit;		/* the fast paths' SQ gate (op_hot.h) */
 	struct ringo_queue overflow;	/* staged SQEs waiting for SQ room (FIFO) */
 	ringo_handle_t *close_head;	/* closing handles whose close_cb is due, FIFO */
 	ringo_handle_t *close_tail;

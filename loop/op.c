@@ -136,6 +136,7 @@ static void table_sized(struct ringo__loop *l)
 int ringo__ops_init(ringo_loop_t *loop)
 {
 	struct ringo__loop *l = L(loop);
+	int ret;
 
 	l->ops = NULL;
 	l->free_ops = NULL;
@@ -151,11 +152,12 @@ int ringo__ops_init(ringo_loop_t *loop)
 	if (!l->ops)
 		return -ENOMEM;
 	l->ids_live = 0;
-	l->table_grow = 0;
 	table_sized(l);
 	queue_init(&l->overflow);
 	queue_init(&l->aborted);
-	return grow_staged(l);
+	ret = grow_staged(l);
+	ringo__op_room_refresh(l);
+	return ret;
 }
 
 void ringo__ops_free(ringo_loop_t *loop)
@@ -238,14 +240,13 @@ static int grow(struct ringo__loop *l)
  * takes the new item back out of the table when the larger bucket array
  * cannot be allocated (an op whose CQE would then be dropped as stale),
  * a failed doubling here leaves every item in the smaller table: longer
- * chains, still correct; the next add past the load factor tries again.
+ * chains, still correct; the next batch of records tries again.
  */
 static void table_expand(struct ringo__loop *l)
 {
 	UT_hash_table *tbl = l->sentinel.hh.tbl;
 	int oomed = 0;
 
-	l->table_grow = 0;
 	/* uthash sizes its chains from num_items, which the adds skip. */
 	tbl->num_items = l->ids_live + 1;
 	HASH_EXPAND_BUCKETS(hh, tbl, oomed);
@@ -254,13 +255,16 @@ static void table_expand(struct ringo__loop *l)
 }
 
 /* The rare side of taking a record: a slab of records or staged SQEs,
- * or the id table's doubling that an add asked for. */
+ * and the id table's doubling when the records outgrow it. */
 __attribute__((noinline, cold)) int ringo__ops_refill(struct ringo__loop *l)
 {
-	if (l->table_grow)
-		table_expand(l);
-	if (!l->free_ops && grow(l))
-		return -ENOMEM;
+	if (!l->free_ops) {
+		if (grow(l))
+			return -ENOMEM;
+		/* There are never more live ids than records. */
+		if (l->ops_total > l->ids_grow_at)
+			table_expand(l);
+	}
 	if (l->staged_spare < RINGO__STAGED_RESERVE && grow_staged(l))
 		return -ENOMEM;
 	return 0;
@@ -321,6 +325,7 @@ __attribute__((noinline)) struct ringo_sqe *ringo__op_stage(struct ringo__loop *
 	op->staged = st;
 	op->state = RINGO__OP_QUEUED;
 	queue_insert_tail(&l->overflow, &st->q);
+	ringo__op_room_refresh(l);
 	l->metrics.sq_full_waits++;
 	return &st->sqe;
 }
@@ -370,20 +375,22 @@ unsigned ringo__ops_flush_overflow(ringo_loop_t *loop)
 		put_staged(l, st);
 		op->state = RINGO__OP_INFLIGHT;
 	}
+	ringo__op_room_refresh(l);
 	return 0;
 }
 
-/* Out of the table: from here on a CQE for this id is stale. */
-HOT void unlink_in(struct ringo__loop *l, UT_hash_bucket *b, struct ringo__op *op)
+/* Out of the table (*link points at it): from here on a CQE for this id
+ * is stale. */
+HOT void unlink_in(struct ringo__loop *l, UT_hash_handle **link, struct ringo__op *op)
 {
-	ringo__table_del(l, b, op);
+	ringo__table_del(l, link);
 	if (op->counts_active)
 		l->active_reqs--;
 }
 
 HOT void unlink_op(struct ringo__loop *l, struct ringo__op *op)
 {
-	unlink_in(l, ringo__table_bucket(l, op->hh.hashv), op);
+	unlink_in(l, ringo__table_link(l, op), op);
 }
 
 HOT void recycle(struct ringo__loop *l, struct ringo__op *op)
@@ -431,8 +438,8 @@ void ringo__raw_complete(ringo_loop_t *loop, struct ringo__op *op, int res, unsi
  */
 HOT void dispatch(ringo_loop_t *loop, struct ringo__loop *l, const struct ringo_cqe *cqe)
 {
-	UT_hash_bucket *b;
-	struct ringo__op *op = ringo__table_find_in(l, cqe->user_data, &b);
+	UT_hash_handle **link;
+	struct ringo__op *op = ringo__table_find_in(l, cqe->user_data, &link);
 	unsigned flags = cqe->flags;
 	int res = cqe->res;
 
@@ -445,7 +452,7 @@ HOT void dispatch(ringo_loop_t *loop, struct ringo__loop *l, const struct ringo_
 	if (op->complete == ringo__raw_complete && !(flags & RINGO_CQE_F_MORE)) {
 		/* A raw request's last CQE: it always counts as active and
 		 * belongs to no handle, so unlink and recycle need no tests. */
-		ringo__table_del(l, b, op);
+		ringo__table_del(l, link);
 		l->active_reqs--;
 		raw_finish(op, res, flags);
 		push_free(l, op);
@@ -455,7 +462,7 @@ HOT void dispatch(ringo_loop_t *loop, struct ringo__loop *l, const struct ringo_
 		op->complete(loop, op, res, flags);
 		return;
 	}
-	unlink_in(l, b, op);
+	unlink_in(l, link, op);
 	op->complete(loop, op, res, flags);
 	recycle(l, op);
 }

@@ -18,8 +18,8 @@
 /* An op and the link timeout taken with it are staged together. */
 #define RINGO__STAGED_RESERVE 2
 
-/* op.c: a record slab or staged-SQE slab when either runs low, and the
- * id table's doubling when an add asked for it; -ENOMEM. */
+/* op.c: a record slab or staged-SQE slab when either runs low (and the id
+ * table's doubling when the records outgrow it); -ENOMEM. */
 int ringo__ops_refill(struct ringo__loop *l);
 /* op.c: the op waits for SQ room; its SQE is a staged one. */
 struct ringo_sqe *ringo__op_stage(struct ringo__loop *l, struct ringo__op *op);
@@ -27,16 +27,22 @@ struct ringo_sqe *ringo__op_stage(struct ringo__loop *l, struct ringo__op *op);
 /*
  * The id table: uthash's table, buckets and handles, HASH_CLEAR, and
  * uthash's bucket doubling (op.c); lookups walk a bucket chain as
- * HASH_FIND_BYHASHVALUE does (ringo__table_find). Adds and deletes work
- * on the bucket chains only, as HASH_ADD_TO_BKT / HASH_DEL_IN_BKT do, but
- * keep no count per bucket and skip uthash's application-order list
- * (hh.prev, hh.next, tbl->tail): nothing walks the table in insertion
- * order, and keeping that list cost a third of every add and delete. So
- * HASH_ITER, HASH_DELETE and HASH_COUNT must not be used on it; the loop
- * counts its records in ids_live. Ids are sequential, so the live ones
- * spread evenly over the buckets and a load factor (RINGO__TABLE_LOAD)
- * is rule enough for doubling: uthash's per-bucket rule would cost a
- * count per bucket on every add and delete.
+ * HASH_FIND_BYHASHVALUE does (ringo__table_find_in). Adds and deletes work
+ * on the bucket chains only, as HASH_ADD_TO_BKT / HASH_DEL_IN_BKT do, with
+ * three things left out that cost more than they give here:
+ *  - uthash's application-order list (hh.prev, hh.next, tbl->tail):
+ *    nothing walks the table in insertion order, and keeping that list
+ *    cost a third of every add and delete;
+ *  - the count per bucket: ids are sequential, so the live ones spread
+ *    evenly over the buckets and a load factor (RINGO__TABLE_LOAD) is rule
+ *    enough for doubling; op.c checks it when it hands out a new batch of
+ *    records, since there are never more live ids than records;
+ *  - hh.hh_prev: a chain is unlinked through the link that points at the
+ *    op, found by the walk that finds the op anyway (dispatch) or by one
+ *    more walk of a chain that is about one long. hh_prev is stale: uthash's
+ *    doubling writes it and nothing reads it.
+ * So HASH_ITER, HASH_DELETE, HASH_COUNT and HASH_ADD must not be used on
+ * it; the loop counts its records in ids_live.
  *
  * The sentinel (ringo__ops_init) keeps the table allocated, so l->ops is
  * always &l->sentinel and its handle's tbl is the table. Its key is zero
@@ -53,31 +59,30 @@ RINGO__HOT void ringo__table_add(struct ringo__loop *l, struct ringo__op *op)
 	unsigned hashv = ringo__hash_id(op->id);
 	UT_hash_bucket *b = ringo__table_bucket(l, hashv);
 
-	/* hh.tbl, hh.key and hh.keylen never change: set once per slab. */
+	/* hh.tbl, hh.key and hh.keylen never change: set once per slab. The
+	 * doubling files each item by hh.hashv. */
 	op->hh.hashv = hashv;
-	op->hh.hh_prev = NULL;
 	op->hh.hh_next = b->hh_head;
-	if (b->hh_head)
-		b->hh_head->hh_prev = &op->hh;
 	b->hh_head = &op->hh;
-	/* The doubling waits for the next op's start (ringo__ops_refill): an
-	 * add never calls out, so the fast paths built on it need no saved
-	 * registers. */
-	if (__builtin_expect(++l->ids_live > l->ids_grow_at, 0))
-		l->table_grow = 1;
+	l->ids_live++;
 }
 
-RINGO__HOT void ringo__table_del(struct ringo__loop *l, UT_hash_bucket *b, struct ringo__op *op)
+/* Unlink the op that *link points at. */
+RINGO__HOT void ringo__table_del(struct ringo__loop *l, UT_hash_handle **link)
 {
-	UT_hash_handle *hh = &op->hh;
-
-	if (hh->hh_prev)
-		hh->hh_prev->hh_next = hh->hh_next;
-	else
-		b->hh_head = hh->hh_next;
-	if (hh->hh_next)
-		hh->hh_next->hh_prev = hh->hh_prev;
+	*link = (*link)->hh_next;
 	l->ids_live--;
+}
+
+/* The link that points at op, which is in the table. */
+RINGO__HOT UT_hash_handle **ringo__table_link(const struct ringo__loop *l,
+					      const struct ringo__op *op)
+{
+	UT_hash_handle **link = &ringo__table_bucket(l, ringo__hash_id(op->id))->hh_head;
+
+	while (*link != &op->hh)
+		link = &(*link)->hh_next;
+	return link;
 }
 
 /*
@@ -85,31 +90,33 @@ RINGO__HOT void ringo__table_del(struct ringo__loop *l, UT_hash_bucket *b, struc
  * cannot know folded in: every item is a struct ringo__op (a constant
  * offset to the handle, not tbl->hho) and its key is its id (compared
  * directly, not through hh.key after hashv and keylen). The sentinel's id
- * is 0, which is never looked up. The chain's bucket is left in *bp, so
- * a delete that follows need not hash again.
+ * is 0, which is never looked up. The link that points at the op is left
+ * in *linkp, so a delete that follows need not walk again.
  */
 RINGO__HOT struct ringo__op *ringo__table_find_in(const struct ringo__loop *l, uint64_t id,
-						  UT_hash_bucket **bp)
+						  UT_hash_handle ***linkp)
 {
-	const UT_hash_handle *hh;
+	UT_hash_handle **link, *hh;
 	struct ringo__op *op;
 
 	if (__builtin_expect(id == RINGO__ID_SENTINEL, 0))
 		return NULL;
-	*bp = ringo__table_bucket(l, ringo__hash_id(id));
-	for (hh = (*bp)->hh_head; hh; hh = hh->hh_next) {
+	link = &ringo__table_bucket(l, ringo__hash_id(id))->hh_head;
+	for (; (hh = *link); link = &hh->hh_next) {
 		op = container_of(hh, struct ringo__op, hh);
-		if (op->id == id)
+		if (op->id == id) {
+			*linkp = link;
 			return op;
+		}
 	}
 	return NULL;
 }
 
 RINGO__HOT struct ringo__op *ringo__table_find(const struct ringo__loop *l, uint64_t id)
 {
-	UT_hash_bucket *b;
+	UT_hash_handle **link;
 
-	return ringo__table_find_in(l, id, &b);
+	return ringo__table_find_in(l, id, &link);
 }
 
 /* A record from the free list, in the table; the caller checked the list. */
@@ -131,11 +138,11 @@ RINGO__HOT struct ringo__op *ringo__op_claim(struct ringo__loop *l, ringo__compl
 	return op;
 }
 
-/* No free record, staged SQEs short of the reserve, or the table's
- * doubling due: ringo__ops_refill's work. */
+/* No free record, or staged SQEs short of the reserve: ringo__ops_refill's
+ * work. */
 RINGO__HOT bool ringo__op_refill_due(const struct ringo__loop *l)
 {
-	return !l->free_ops || l->staged_spare < RINGO__STAGED_RESERVE || l->table_grow;
+	return !l->free_ops || l->staged_spare < RINGO__STAGED_RESERVE;
 }
 
 /* A fresh record in the table, or NULL when a slab could not be had. */
@@ -161,15 +168,34 @@ RINGO__HOT void ringo__op_req_fill(struct ringo__loop *l, struct ringo__op *op,
 }
 
 /*
- * True when an op can start with no call out of line: no refill due,
- * nobody waiting in the overflow queue and room in the SQ. Fast paths
- * check this once, up front, then use the unchecked ringo__op_claim and
- * ringo__op_sqe_claim.
+ * The fast paths' SQ gate: they take ring SQEs while sqe_tail is short of
+ * l->sq_limit. The limit never lies above the ring's real end (khead +
+ * entries, and khead only grows), so a stale one is merely cautious; and
+ * it is closed (set to sqe_tail) while ops wait in the overflow queue or
+ * the staged-SQE reserve is short, so one compare stands for three tests.
+ * Slow paths take SQEs by the ring's own count and may pass the limit,
+ * hence the signed difference. Opened again after each enter and when the
+ * overflow queue drains.
+ */
+RINGO__HOT void ringo__op_room_refresh(struct ringo__loop *l)
+{
+	const struct ringo_sq *sq = &l->ring.sq;
+
+	if (queue_empty(&l->overflow) && l->staged_spare >= RINGO__STAGED_RESERVE)
+		l->sq_limit = __atomic_load_n(sq->khead, __ATOMIC_ACQUIRE) + sq->ring_entries;
+	else
+		l->sq_limit = sq->sqe_tail;
+}
+
+/*
+ * True when an op can start with no call out of line: a free record, and
+ * the SQ gate open (room in the SQ, nobody waiting in the overflow queue,
+ * the staged reserve full). Fast paths check this once, up front, then
+ * use the unchecked ringo__op_claim and ringo__op_sqe_claim.
  */
 RINGO__HOT bool ringo__op_room(const struct ringo__loop *l)
 {
-	return !ringo__op_refill_due(l) && queue_empty(&l->overflow) &&
-	       ringo_ring_sq_space_left(&l->ring);
+	return l->free_ops && (int)(l->sq_limit - l->ring.sq.sqe_tail) > 0;
 }
 
 /* The next SQE of the ring, zeroed, for an op; the caller checked room. */
