@@ -585,6 +585,7 @@ RINGO_EXTERN int ringo_loop_metrics(const ringo_loop_t *loop, struct ringo_loop_
 	*m = L(loop)->metrics;
 	m->ops_live = L(loop)->ids_live;
 	m->op_records = L(loop)->ops_total;
+	m->id_buckets = (uint64_t)L(loop)->id_mask + 1;
 	return 0;
 }
 

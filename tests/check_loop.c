@@ -555,6 +555,7 @@ END_TEST
 START_TEST(test_cancel_many_live)
 {
 	enum { N = 3000 };
+	struct ringo_loop_metrics m;
 	struct treq *t;
 	int i;
 
@@ -569,6 +570,11 @@ START_TEST(test_cancel_many_live)
 	memset(t, 0, 700 * sizeof(*t));
 	for (i = 0; i < N; i++)
 		start_nop(&t[i], record_cb);
+	/* 256 buckets to start, doubled as the records passed 4 a bucket. */
+	m = metrics();
+	ck_assert_uint_ge(m.ops_live, N);
+	ck_assert_uint_ge(m.id_buckets * 4, m.op_records);
+	ck_assert_uint_ge(m.id_buckets, 1024);
 	for (i = 0; i < N; i += 3)
 		cancel_pending(&t[i]);
 	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
