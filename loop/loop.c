@@ -17,6 +17,7 @@
 
 #include "loop_internal.h"
 #include "op_hot.h"
+#include "ring_internal.h"
 
 void ringo__pool_free(ringo_loop_t *loop);
 void ringo__park_free(ringo_loop_t *loop);
@@ -273,8 +274,8 @@ static int enter(struct ringo__loop *l, bool block, uint64_t deadline)
 	else
 		/* Always GETEVENTS: with DEFER_TASKRUN completions are only
 		 * posted when we ask, and it costs nothing extra here. */
-		ret = ringo_ring_enter(&l->ring, ringo_ring_flush_sq(&l->ring), block ? 1 : 0,
-				       RINGO_ENTER_GETEVENTS, NULL, 0);
+		ret = ringo__ring_enter(&l->ring, ringo_ring_flush_sq(&l->ring), block ? 1 : 0,
+					RINGO_ENTER_GETEVENTS, NULL, 0);
 	ringo__op_room_refresh(l);
 	if (timed) {
 		t1 = mono_ns();

@@ -74,6 +74,16 @@ static inline int ringo__sys_enter(int fd, unsigned to_submit, unsigned min_comp
 				    (long)flags, (long)arg, (long)argsz);
 }
 
+/* io_uring_enter on this ring: its registered index and flag once it has
+ * them. Inline, so the loop's wait returns straight into the loop. */
+static inline int ringo__ring_enter(const struct ringo_ring *ring, unsigned to_submit,
+				    unsigned min_complete, unsigned flags, const void *arg,
+				    size_t argsz)
+{
+	return ringo__sys_enter(ring->enter_fd, to_submit, min_complete, flags | ring->enter_flags,
+				arg, argsz);
+}
+
 static inline int ringo__sys_register(int fd, unsigned opcode, const void *arg, unsigned nr_args)
 {
 	return (int)ringo__syscall6(__NR_io_uring_register, fd, (long)opcode, (long)arg,

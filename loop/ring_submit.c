@@ -11,14 +11,6 @@
 
 #include "ring_internal.h"
 
-/* io_uring_enter by the ring's fd, or by its registered index. */
-static inline int ring_enter(const struct ringo_ring *ring, unsigned to_submit,
-			     unsigned min_complete, unsigned flags, const void *arg, size_t argsz)
-{
-	return ringo__sys_enter(ring->enter_fd, to_submit, min_complete, flags | ring->enter_flags,
-				arg, argsz);
-}
-
 static unsigned sq_khead(const struct ringo_ring *ring)
 {
 	/* With SQPOLL the kernel thread moves khead concurrently. */
@@ -89,7 +81,7 @@ static int submit(struct ringo_ring *ring, unsigned wait_nr)
 	if (sq_needs_enter(ring, submitted, &flags) || getevents) {
 		if (getevents)
 			flags |= RINGO_ENTER_GETEVENTS;
-		return ring_enter(ring, submitted, wait_nr, flags, NULL, 0);
+		return ringo__ring_enter(ring, submitted, wait_nr, flags, NULL, 0);
 	}
 	return (int)submitted;
 }
@@ -112,7 +104,7 @@ RINGO_EXTERN int ringo_ring_get_events(struct ringo_ring *ring)
 {
 	if (!ring || !ring->sq.ring_ptr)
 		return -EINVAL;
-	return ring_enter(ring, 0, 0, RINGO_ENTER_GETEVENTS, NULL, 0);
+	return ringo__ring_enter(ring, 0, 0, RINGO_ENTER_GETEVENTS, NULL, 0);
 }
 
 RINGO_EXTERN int ringo_ring_enter(struct ringo_ring *ring, unsigned to_submit,
@@ -121,7 +113,7 @@ RINGO_EXTERN int ringo_ring_enter(struct ringo_ring *ring, unsigned to_submit,
 {
 	if (!ring || !ring->sq.ring_ptr)
 		return -EINVAL;
-	return ring_enter(ring, to_submit, min_complete, flags, arg, argsz);
+	return ringo__ring_enter(ring, to_submit, min_complete, flags, arg, argsz);
 }
 
 static void wait_arg(struct ringo_getevents_arg *arg, const struct ringo_timespec *ts,
@@ -153,7 +145,7 @@ RINGO_EXTERN int ringo_ring_submit_and_wait_timeout(struct ringo_ring *ring, uns
 	wait_arg(&arg, ts, sigmask);
 	submitted = ringo_ring_flush_sq(ring);
 	sq_needs_enter(ring, submitted, &flags);
-	return ring_enter(ring, submitted, wait_nr, flags, &arg, sizeof(arg));
+	return ringo__ring_enter(ring, submitted, wait_nr, flags, &arg, sizeof(arg));
 }
 
 RINGO_EXTERN int ringo_ring_wait_cqe(struct ringo_ring *ring, struct ringo_cqe **cqe)
@@ -163,7 +155,7 @@ RINGO_EXTERN int ringo_ring_wait_cqe(struct ringo_ring *ring, struct ringo_cqe *
 	if (!ring || !ring->sq.ring_ptr || !cqe)
 		return -EINVAL;
 	while (ringo_ring_peek_cqe(ring, cqe) != 0) {
-		ret = ring_enter(ring, 0, 1, RINGO_ENTER_GETEVENTS, NULL, 0);
+		ret = ringo__ring_enter(ring, 0, 1, RINGO_ENTER_GETEVENTS, NULL, 0);
 		if (ret < 0)
 			return ret;
 	}
@@ -183,7 +175,7 @@ RINGO_EXTERN int ringo_ring_wait_cqe_timeout(struct ringo_ring *ring, struct rin
 	if (!(ring->features & RINGO_FEAT_EXT_ARG))
 		return -EOPNOTSUPP;
 	wait_arg(&arg, ts, NULL);
-	ret = ring_enter(ring, 0, 1, RINGO_ENTER_GETEVENTS | RINGO_ENTER_EXT_ARG, &arg,
+	ret = ringo__ring_enter(ring, 0, 1, RINGO_ENTER_GETEVENTS | RINGO_ENTER_EXT_ARG, &arg,
 			       sizeof(arg));
 	if (ret < 0)
 		return ret;
@@ -222,7 +214,7 @@ RINGO_EXTERN int ringo_ring_copy_cqes(struct ringo_ring *ring, struct ringo_cqe 
 	n = copy_ready(ring, cqes, count);
 	if (n || (!wait_nr && !cq_needs_flush(ring)))
 		return (int)n;
-	ret = ring_enter(ring, 0, wait_nr, RINGO_ENTER_GETEVENTS, NULL, 0);
+	ret = ringo__ring_enter(ring, 0, wait_nr, RINGO_ENTER_GETEVENTS, NULL, 0);
 	if (ret < 0)
 		return ret;
 	return (int)copy_ready(ring, cqes, count);
