@@ -126,7 +126,8 @@ struct ringo__op {
 	uint64_t id;
 	ringo__complete_fn complete;
 	void *owner;		  /* the request (or module object) it reports to */
-	ringo_handle_t *handle;	  /* owning handle, or NULL; its inflight counts us */
+	ringo_handle_t *handle;	  /* owning handle, or NULL (always while free);
+				   * its inflight counts us */
 	union {
 		struct ringo__staged *staged; /* QUEUED, ABORTED: its waiting SQE */
 		struct ringo__op *next_free;  /* FREE: the free list */

@@ -245,7 +245,14 @@ static int grow(struct ringo__loop *l)
 static void table_expand(struct ringo__loop *l)
 {
 	UT_hash_table *tbl = l->sentinel.hh.tbl;
+	UT_hash_handle *hh;
 	int oomed = 0;
+	unsigned i;
+
+	/* Adds skip hh.hashv; the doubling files each item by it. */
+	for (i = 0; i <= l->id_mask; i++)
+		for (hh = l->id_buckets[i].hh_head; hh; hh = hh->hh_next)
+			hh->hashv = ringo__hash_id(container_of(hh, struct ringo__op, hh)->id);
 
 	/* uthash sizes its chains from num_items, which the adds skip. */
 	tbl->num_items = l->ids_live + 1;
@@ -398,8 +405,10 @@ HOT void recycle(struct ringo__loop *l, struct ringo__op *op)
 	ringo_handle_t *handle = op->handle;
 
 	push_free(l, op);
-	if (handle)
+	if (handle) {
+		op->handle = NULL;
 		ringo__handle_op_done(handle);
+	}
 }
 
 void ringo__op_forget(ringo_loop_t *loop, struct ringo__op *op)

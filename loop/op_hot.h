@@ -59,9 +59,8 @@ RINGO__HOT void ringo__table_add(struct ringo__loop *l, struct ringo__op *op)
 	unsigned hashv = ringo__hash_id(op->id);
 	UT_hash_bucket *b = ringo__table_bucket(l, hashv);
 
-	/* hh.tbl, hh.key and hh.keylen never change: set once per slab. The
-	 * doubling files each item by hh.hashv. */
-	op->hh.hashv = hashv;
+	/* hh.tbl, hh.key and hh.keylen never change: set once per slab.
+	 * hh.hashv is set by op.c just before a doubling, its only reader. */
 	op->hh.hh_next = b->hh_head;
 	b->hh_head = &op->hh;
 	l->ids_live++;
@@ -129,12 +128,14 @@ RINGO__HOT struct ringo__op *ringo__op_claim(struct ringo__loop *l, ringo__compl
 	op->id = l->next_id++;
 	op->complete = complete;
 	op->owner = owner;
-	op->handle = handle;
 	op->state = RINGO__OP_INFLIGHT;
 	op->counts_active = 0;
 	ringo__table_add(l, op);
-	if (handle)
+	/* A free record's handle is NULL (recycle), so a raw op stores none. */
+	if (handle) {
+		op->handle = handle;
 		handle->inflight++;
+	}
 	return op;
 }
 
