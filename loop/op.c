@@ -390,7 +390,7 @@ unsigned ringo__ops_flush_overflow(ringo_loop_t *loop)
  * is stale. */
 HOT void unlink_in(struct ringo__loop *l, UT_hash_handle **link, struct ringo__op *op)
 {
-	ringo__table_del(l, link);
+	ringo__table_del(l, link, op);
 	if (op->counts_active)
 		l->active_reqs--;
 }
@@ -461,7 +461,7 @@ HOT void dispatch(ringo_loop_t *loop, struct ringo__loop *l, const struct ringo_
 	if (op->complete == ringo__raw_complete && !(flags & RINGO_CQE_F_MORE)) {
 		/* A raw request's last CQE: it always counts as active and
 		 * belongs to no handle, so unlink and recycle need no tests. */
-		ringo__table_del(l, link);
+		ringo__table_del(l, link, op);
 		l->active_reqs--;
 		raw_finish(op, res, flags);
 		push_free(l, op);

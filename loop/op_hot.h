@@ -66,10 +66,11 @@ RINGO__HOT void ringo__table_add(struct ringo__loop *l, struct ringo__op *op)
 	l->ids_live++;
 }
 
-/* Unlink the op that *link points at. */
-RINGO__HOT void ringo__table_del(struct ringo__loop *l, UT_hash_handle **link)
+/* Unlink op; *link points at it. */
+RINGO__HOT void ringo__table_del(struct ringo__loop *l, UT_hash_handle **link,
+				 const struct ringo__op *op)
 {
-	*link = (*link)->hh_next;
+	*link = op->hh.hh_next;
 	l->ids_live--;
 }
 
