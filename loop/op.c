@@ -461,10 +461,16 @@ HOT void dispatch(ringo_loop_t *loop, struct ringo__loop *l, const struct ringo_
 	if (op->complete == ringo__raw_complete && !(flags & RINGO_CQE_F_MORE)) {
 		/* A raw request's last CQE: it always counts as active and
 		 * belongs to no handle, so unlink and recycle need no tests. */
+		ringo_raw_t *req = op->owner;
+
 		ringo__table_del(l, link, op);
 		l->active_reqs--;
-		raw_finish(op, res, flags);
+		req->op_id = 0;
+		if (__builtin_expect(req->rflags != 0, 0))
+			res = ringo__raw_final_res(op, req, res);
+		/* Freed before the callback, whose next op takes it back warm. */
 		push_free(l, op);
+		req->cb(req, res, flags);
 		return;
 	}
 	if (flags & RINGO_CQE_F_MORE) {
