@@ -432,7 +432,7 @@ static int parse(int argc, char **argv, struct args *a)
 
 int main(int argc, char **argv)
 {
-	struct args a = { .seconds = 1, .warmup = 0.2, .rounds = 3, .entries = 256,
+	struct args a = { .seconds = 1, .warmup = 0.2, .rounds = 5, .entries = 256,
 			  .inflight = 64, .hash_ids = 4000000 };
 	struct bench_loop_cfg cfg = { 0 };
 	struct bench_line line = { 0 };
