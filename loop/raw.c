@@ -159,7 +159,9 @@ static __attribute__((noinline)) int nop_full(ringo_loop_t *loop, ringo_raw_t *r
 /*
  * The common case, decided up front (an idle request, room for the op),
  * makes no call, so it needs no saved registers. Anything else takes the
- * full path.
+ * full path. A loop never initialised (zeroed), closed or failed in init
+ * has private state all zero, so no free record: ringo__op_room's test of
+ * the free list stands for check()'s test of LOOP_READY.
  */
 RINGO_EXTERN int ringo_nop(ringo_loop_t *loop, ringo_raw_t *req, ringo_raw_cb cb)
 {
@@ -169,7 +171,7 @@ RINGO_EXTERN int ringo_nop(ringo_loop_t *loop, ringo_raw_t *req, ringo_raw_cb cb
 	if (__builtin_expect(!loop || !req || !cb || req->op_id, 0))
 		return nop_full(loop, req, cb);
 	l = L(loop);
-	if (__builtin_expect(!(l->state & LOOP_READY) || !ringo__op_room(l), 0))
+	if (__builtin_expect(!ringo__op_room(l), 0))
 		return nop_full(loop, req, cb);
 	op = ringo__op_claim(l, ringo__raw_complete, req, NULL);
 	ringo__op_req_fill(l, op, loop, (ringo_req_t *)req, RINGO_REQ_RAW);

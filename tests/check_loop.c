@@ -1364,10 +1364,12 @@ START_TEST(test_bad_arguments)
 	ringo_async_t a;
 	struct treq t = { 0 };
 	ringo_handle_t zero_handle;
+	ringo_loop_t zero_loop;
 
 	REQUIRE_LOOP();
 	memset(&a, 0, sizeof(a));
 	memset(&zero_handle, 0, sizeof(zero_handle));
+	memset(&zero_loop, 0, sizeof(zero_loop));
 	ck_assert_int_eq(ringo_run(NULL, RINGO_RUN_DEFAULT), -EINVAL);
 	ck_assert_int_eq(ringo_run(&loop, (ringo_run_mode)7), -EINVAL);
 	ck_assert_int_eq(ringo_run(&loop, (ringo_run_mode)(RINGO_RUN_NOWAIT + 1)), -EINVAL);
@@ -1375,6 +1377,10 @@ START_TEST(test_bad_arguments)
 	ck_assert_int_eq(ringo_nop(NULL, &t.raw, record_cb), -EINVAL);
 	ck_assert_int_eq(ringo_nop(&loop, NULL, record_cb), -EINVAL);
 	ck_assert_int_eq(ringo_nop(&loop, &t.raw, NULL), -EINVAL);
+	/* A loop never initialised: zeroed memory, as a static one is. */
+	ck_assert_int_eq(ringo_nop(&zero_loop, &t.raw, record_cb), -EINVAL);
+	ck_assert_int_eq(ringo_submit(&zero_loop, &t.raw, prep_nop, NULL, record_cb), -EINVAL);
+	ck_assert_int_eq(t.calls, 0);
 	ck_assert_int_eq(ringo_submit(NULL, &t.raw, prep_nop, NULL, record_cb), -EINVAL);
 	ck_assert_int_eq(ringo_submit(&loop, NULL, prep_nop, NULL, record_cb), -EINVAL);
 	ck_assert_int_eq(ringo_submit(&loop, &t.raw, NULL, NULL, record_cb), -EINVAL);
