@@ -121,8 +121,9 @@ struct ringo_loop_metrics {
 	/* Now, not counts: */
 	uint64_t ops_live;	/* op records in use (the loop's own ops included) */
 	uint64_t op_records;	/* op records mapped, in use or free: memory held */
-	uint64_t id_buckets;	/* buckets of the id table (at most 4 records each) */
 	uint64_t read_buffers;	/* stream receive buffers allocated (16 KiB each) */
+	uint64_t id_buckets;	/* buckets of the id table (doubled as the records
+				 * pass 4 a bucket on average) */
 };
 
 /* Large enough for the loop's private state; checked at build time. */
