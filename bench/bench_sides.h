@@ -4,7 +4,7 @@
  * the peers built in (libuv, liburing), chosen with --only, run in
  * alternating order round after round so drift in the machine's speed
  * hits every side alike, their medians kept, and the one key=value line
- * printed with the ratios. Used by bench/fsread and bench/fsstat.
+ * printed with the ratios (medians of each round's ratio). Used by bench/fsread and bench/fsstat.
  */
 #ifndef RINGO_BENCH_SIDES_H
 #define RINGO_BENCH_SIDES_H
@@ -45,6 +45,7 @@ struct bench_side {
 	double rate[BENCH_SIDES_MAX_ROUNDS];
 	double cpu[BENCH_SIDES_MAX_ROUNDS];	/* CPU ns per operation */
 	double median, min, max, cpu_median;
+	unsigned rounds;	/* rounds run: rate[] and cpu[] in round order */
 };
 
 /*
@@ -94,13 +95,19 @@ static inline int bench_sides_run(struct bench_side *s, unsigned n, bench_side_r
 		}
 	}
 	for (k = 0; k < n; k++) {
-		s[k].cpu_median = bench_median(s[k].cpu, rounds);
-		s[k].median = bench_median(s[k].rate, rounds); /* sorts */
-		s[k].min = s[k].rate[0];
-		s[k].max = s[k].rate[rounds - 1];
+		double sorted[BENCH_SIDES_MAX_ROUNDS], cpu[BENCH_SIDES_MAX_ROUNDS];
+
+		/* rate[] and cpu[] stay in round order for the ratios. */
+		memcpy(sorted, s[k].rate, rounds * sizeof(*sorted));
+		memcpy(cpu, s[k].cpu, rounds * sizeof(*cpu));
+		s[k].rounds = rounds;
+		s[k].cpu_median = bench_median(cpu, rounds);
+		s[k].median = bench_median(sorted, rounds);
+		s[k].min = sorted[0];
+		s[k].max = sorted[rounds - 1];
 		fprintf(stderr, "%s: %-8s median %.0f %s, min %.0f, max %.0f; "
 			"cpu %.0f ns/op (%.0f..%.0f)\n", tag, s[k].name, s[k].median, unit,
-			s[k].min, s[k].max, s[k].cpu_median, s[k].cpu[0], s[k].cpu[rounds - 1]);
+			s[k].min, s[k].max, s[k].cpu_median, cpu[0], cpu[rounds - 1]);
 	}
 	return 0;
 }
@@ -119,7 +126,8 @@ static inline const struct bench_side *bench_side_find(const struct bench_side *
 /*
  * rate_key=ringo's median, then each peer's median (or "absent"),
  * ratio_PEER = ringo / peer, CPU ns per op, and cpu_ratio_PEER = peer's
- * CPU / ringo's (above 1: ringo is cheaper).
+ * CPU / ringo's (above 1: ringo is cheaper). Both ratios are the median of
+ * the rounds' own ratios (bench_round_ratio), not ratios of medians.
  */
 static inline void bench_sides_print(const struct bench_side *s, unsigned n,
 				     const char *rate_key)
@@ -142,7 +150,7 @@ static inline void bench_sides_print(const struct bench_side *s, unsigned n,
 		p = bench_side_find(s, n, peers[i]);
 		snprintf(key, sizeof(key), "ratio_%s", peers[i]);
 		if (p)
-			bench_kv(&line, key, "%.3f", p->median > 0 ? s[0].median / p->median : 0);
+			bench_kv(&line, key, "%.3f", bench_round_ratio(s[0].rate, p->rate, s[0].rounds));
 	}
 	bench_kv(&line, "cpu_ns", "%.0f", s[0].cpu_median);
 	for (i = 0; i < 2; i++) {
@@ -155,8 +163,7 @@ static inline void bench_sides_print(const struct bench_side *s, unsigned n,
 		p = bench_side_find(s, n, peers[i]);
 		snprintf(key, sizeof(key), "cpu_ratio_%s", peers[i]);
 		if (p)
-			bench_kv(&line, key, "%.3f",
-				 s[0].cpu_median > 0 ? p->cpu_median / s[0].cpu_median : 0);
+			bench_kv(&line, key, "%.3f", bench_round_ratio(p->cpu, s[0].cpu, s[0].rounds));
 	}
 	bench_line_end(&line);
 }

@@ -189,6 +189,38 @@ static inline double bench_median(double *v, size_t n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* Rounds a benchmark keeps per side, at most (the helpers below copy). */
+#define BENCH_MAX_ROUNDS 32
+
+/* bench_median of v[0..n-1], leaving v in round order. */
+static inline double bench_median_of(const double *v, size_t n)
+{
+	double t[BENCH_MAX_ROUNDS];
+
+	if (n > BENCH_MAX_ROUNDS)
+		n = BENCH_MAX_ROUNDS;
+	memcpy(t, v, n * sizeof(*t));
+	return bench_median(t, n);
+}
+
+/*
+ * The median over rounds of a[i] / b[i], for two sides whose runs of one
+ * round were back to back. A VM whose speed drifts between rounds moves
+ * both runs of a round alike, so this ratio holds where the ratio of the
+ * two sides' medians would pair runs of different rounds.
+ */
+static inline double bench_round_ratio(const double *a, const double *b, size_t n)
+{
+	double r[BENCH_MAX_ROUNDS];
+	size_t i;
+
+	if (n > BENCH_MAX_ROUNDS)
+		n = BENCH_MAX_ROUNDS;
+	for (i = 0; i < n; i++)
+		r[i] = b[i] > 0 ? a[i] / b[i] : 0;
+	return bench_median(r, n);
+}
+
 /* ---- Completion checking ---------------------------------------------- */
 
 /*

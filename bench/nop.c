@@ -173,13 +173,14 @@ static int run_sides(struct side *s, unsigned n, const struct bench_nop_cfg *cfg
 		}
 	}
 	for (k = 0; k < n; k++)
-		s[k].median = bench_median(s[k].ops, rounds);
+		s[k].median = bench_median_of(s[k].ops, rounds);
 	return 0;
 }
 
-/* Print one configuration's pairs; `prefix` tells configurations apart. */
+/* Print one configuration's pairs; `prefix` tells configurations apart.
+ * The ratio is the median of the rounds' own ratios. */
 static void print_sides(struct bench_line *l, const char *prefix, const struct side *s,
-			unsigned n)
+			unsigned n, unsigned rounds)
 {
 	char key[64];
 
@@ -190,7 +191,7 @@ static void print_sides(struct bench_line *l, const char *prefix, const struct s
 	snprintf(key, sizeof(key), "%sliburing_ops_per_sec", prefix);
 	bench_kv(l, key, "%.0f", s[1].median);
 	snprintf(key, sizeof(key), "%sratio", prefix);
-	bench_kv(l, key, "%.3f", s[1].median > 0 ? s[0].median / s[1].median : 0);
+	bench_kv(l, key, "%.3f", bench_round_ratio(s[0].ops, s[1].ops, rounds));
 }
 
 static unsigned init_sides(struct side *s)
@@ -265,7 +266,7 @@ int main(int argc, char **argv)
 	ret = run_sides(s, n, &cfg, a.rounds, bench_sec_to_ns(a.warmup), &errors);
 	if (ret < 0 || errors)
 		return fail(errors);
-	print_sides(&line, "", s, n);
+	print_sides(&line, "", s, n, a.rounds);
 	if (n < 2)
 		bench_kv(&line, "liburing", "absent");
 
@@ -279,7 +280,7 @@ int main(int argc, char **argv)
 		if (ret < 0)
 			fprintf(stderr, "nop: skipping defer_*: not supported on both sides\n");
 		else
-			print_sides(&line, "defer_", s, n);
+			print_sides(&line, "defer_", s, n, a.rounds);
 	}
 	bench_line_end(&line);
 	return 0;

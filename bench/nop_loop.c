@@ -373,23 +373,8 @@ static int run_sides(struct side *s, unsigned n, const struct bench_loop_cfg *cf
 		}
 	}
 	for (k = 0; k < n; k++)
-		s[k].median = bench_median(s[k].ops, rounds);
+		s[k].median = bench_median_of(s[k].ops, rounds);
 	return 0;
-}
-
-/*
- * ringo over liburing: the median of each round's ratio. The two runs of a
- * round are back to back, so a VM whose speed drifts between rounds moves
- * both; the ratio of the two medians would mix rounds.
- */
-static double round_ratio(const struct side *s, unsigned rounds)
-{
-	double r[MAX_ROUNDS];
-	unsigned i;
-
-	for (i = 0; i < rounds; i++)
-		r[i] = s[1].ops[i] > 0 ? s[0].ops[i] / s[1].ops[i] : 0;
-	return bench_median(r, rounds);
 }
 
 /* ---- main -------------------------------------------------------------- */
@@ -489,7 +474,7 @@ int main(int argc, char **argv)
 	bench_kv(&line, "ops_per_sec", "%.0f", s[0].median);
 	if (n > 1) {
 		bench_kv(&line, "liburing_ops_per_sec", "%.0f", s[1].median);
-		bench_kv(&line, "ratio", "%.3f", round_ratio(s, a.rounds));
+		bench_kv(&line, "ratio", "%.3f", bench_round_ratio(s[0].ops, s[1].ops, a.rounds));
 	} else {
 		bench_kv(&line, "liburing", "absent");
 	}

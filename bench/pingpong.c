@@ -458,7 +458,7 @@ static int run_side(struct side *s, const struct bench_pp_cfg *cfg, unsigned r)
  * rest to stderr. */
 static void summarize(struct side *s, unsigned rounds)
 {
-	s->median = bench_median(s->rate, rounds);
+	s->median = bench_median_of(s->rate, rounds);
 	if (s->short_reads)
 		fprintf(stderr, "pingpong: %s: %llu short reads\n", s->name,
 			(unsigned long long)s->short_reads);
@@ -568,11 +568,12 @@ int main(int argc, char **argv)
 		bench_kv(&line, "liburing_roundtrips_per_sec", "%.0f", peer->median);
 	else
 		bench_kv(&line, "liburing", "absent");
+	/* Ratios: the median of the rounds' own ratios (bench_round_ratio). */
 	if ((peer = find_side(s, n, "libuv")))
-		bench_kv(&line, "ratio_libuv", "%.3f", peer->median > 0 ? s[0].median / peer->median : 0);
+		bench_kv(&line, "ratio_libuv", "%.3f", bench_round_ratio(s[0].rate, peer->rate, a.rounds));
 	if ((peer = find_side(s, n, "liburing")))
 		bench_kv(&line, "ratio_liburing", "%.3f",
-			 peer->median > 0 ? s[0].median / peer->median : 0);
+			 bench_round_ratio(s[0].rate, peer->rate, a.rounds));
 	bench_line_end(&line);
 	return 0;
 }
