@@ -1119,6 +1119,42 @@ START_TEST(test_sq_full)
 }
 END_TEST
 
+/*
+ * Ops that callbacks start while others wait for SQ room go behind them,
+ * even when the SQ has room again (the kernel took the last batch and the
+ * overflow queue has not been flushed yet): the fast path's SQ gate must
+ * stay closed. 40 NOPs on an SQ of 8, and each of the first 24 callbacks
+ * starts one more; all 64 complete in the order they were started.
+ */
+enum { CHAIN_FIRST = 40, CHAIN_MORE = 24 };
+
+static void chained_cb(ringo_raw_t *raw, int res, unsigned flags)
+{
+	unsigned idx = (unsigned)(raw - ordered_base);
+
+	ordered_cb(raw, res, flags);
+	if (idx < CHAIN_MORE)
+		ck_assert_int_eq(ringo_nop(&loop, &ordered_base[CHAIN_FIRST + idx], chained_cb), 0);
+}
+
+START_TEST(test_sq_full_started_from_callbacks)
+{
+	ringo_raw_t reqs[CHAIN_FIRST + CHAIN_MORE];
+	unsigned i;
+
+	REQUIRE_LOOP();
+	reopen_with(8, 0, sq_layout_flags(_i));
+	memset(reqs, 0, sizeof(reqs));
+	ordered_base = reqs;
+	ordered_next = 0;
+	for (i = 0; i < CHAIN_FIRST; i++)
+		ck_assert_int_eq(ringo_nop(&loop, &reqs[i], chained_cb), 0);
+	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
+	ck_assert_uint_eq(ordered_next, CHAIN_FIRST + CHAIN_MORE);
+	ck_assert_uint_eq(metrics().sq_full_waits, CHAIN_FIRST + CHAIN_MORE - 8);
+}
+END_TEST
+
 START_TEST(test_cq_small)
 {
 	REQUIRE_LOOP();
@@ -1805,6 +1841,7 @@ static Suite *suite(void)
 
 	tcase_add_test(queues, test_stale_cqes);
 	tcase_add_loop_test(queues, test_sq_full, 0, 2);
+	tcase_add_loop_test(queues, test_sq_full_started_from_callbacks, 0, 2);
 	tcase_add_test(queues, test_records_trimmed);
 	tcase_add_test(queues, test_records_sealed);
 	tcase_add_loop_test(queues, test_cq_small, 0, 2);
