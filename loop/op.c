@@ -418,27 +418,28 @@ void ringo__op_forget(ringo_loop_t *loop, struct ringo__op *op)
 }
 
 /*
- * A raw request's completion. Dispatch recognises it and calls it directly
- * (inlined), so a raw op costs one indirect call, the user's.
+ * A raw request's last CQE: the request is finished before its callback
+ * runs, so the callback may reuse it. Returns the result to report.
  */
-HOT void raw_finish(struct ringo__op *op, int res, unsigned flags)
+HOT int raw_settle(struct ringo__op *op, ringo_raw_t *req, int res)
+{
+	req->op_id = 0;
+	/* Only requests with a deadline need their result mapped. */
+	if (__builtin_expect(req->rflags != 0, 0))
+		res = ringo__raw_final_res(op, req, res);
+	return res;
+}
+
+/* A raw request's completion off dispatch's fast path: its multishot CQEs,
+ * and the -ECANCELED of an op cancelled before it was submitted. */
+void ringo__raw_complete(ringo_loop_t *loop, struct ringo__op *op, int res, unsigned flags)
 {
 	ringo_raw_t *req = op->owner;
 
-	/* Finished before the callback runs, so the callback may reuse req. */
-	if (!(flags & RINGO_CQE_F_MORE)) {
-		req->op_id = 0;
-		/* Only requests with a deadline need their result mapped. */
-		if (__builtin_expect(req->rflags != 0, 0))
-			res = ringo__raw_final_res(op, req, res);
-	}
-	req->cb(req, res, flags);
-}
-
-void ringo__raw_complete(ringo_loop_t *loop, struct ringo__op *op, int res, unsigned flags)
-{
 	(void)loop;
-	raw_finish(op, res, flags);
+	if (!(flags & RINGO_CQE_F_MORE))
+		res = raw_settle(op, req, res);
+	req->cb(req, res, flags);
 }
 
 /*
@@ -465,9 +466,7 @@ HOT void dispatch(ringo_loop_t *loop, struct ringo__loop *l, const struct ringo_
 
 		ringo__table_del(l, link, op);
 		l->active_reqs--;
-		req->op_id = 0;
-		if (__builtin_expect(req->rflags != 0, 0))
-			res = ringo__raw_final_res(op, req, res);
+		res = raw_settle(op, req, res);
 		/* Freed before the callback, whose next op takes it back warm. */
 		push_free(l, op);
 		req->cb(req, res, flags);
