@@ -75,6 +75,21 @@ RINGO_EXTERN uint64_t ringo_now(const ringo_loop_t *loop)
 	return loop ? ringo__now(L(loop)) : 0;
 }
 
+/* One io_uring_setup of the loop's ring with `flags` on top of its own. */
+static int try_setup(struct ringo__loop *l, const struct ringo_loop_opts *o, unsigned flags)
+{
+	struct ringo_params p;
+
+	memset(&p, 0, sizeof(p));
+	p.flags = RINGO_SETUP_CQSIZE | RINGO_SETUP_R_DISABLED | flags;
+	p.cq_entries = o->cq_entries ? o->cq_entries : o->entries * 4;
+	if (o->flags & RINGO_LOOP_SQPOLL) {
+		p.flags |= RINGO_SETUP_SQPOLL;
+		p.sq_thread_idle = o->sqpoll_idle_ms ? o->sqpoll_idle_ms : 1000;
+	}
+	return ringo_ring_init_params(&l->ring, o->entries, &p);
+}
+
 /*
  * Best first: SINGLE_ISSUER + DEFER_TASKRUN (6.1) runs completion work only
  * when we ask for events, in batches; then COOP_TASKRUN (5.19), which at
@@ -94,31 +109,18 @@ static int setup_ring(struct ringo__loop *l, const struct ringo_loop_opts *o)
 		0,
 	};
 	const unsigned ntiers = sizeof(tiers) / sizeof(tiers[0]);
-	unsigned i = (o->flags & RINGO_LOOP_NO_DEFER_TASKRUN) ? 1 : 0;
-	const bool want_array = o->flags & RINGO_LOOP_SQ_ARRAY;
-	bool sq_array = want_array;
-	struct ringo_params p;
+	unsigned i = (o->flags & RINGO_LOOP_NO_DEFER_TASKRUN) ? 1 : 0, array;
 	int ret = -EINVAL;
 
-	while (i < ntiers) {
-		memset(&p, 0, sizeof(p));
-		p.flags = RINGO_SETUP_CQSIZE | RINGO_SETUP_R_DISABLED;
-		p.cq_entries = o->cq_entries ? o->cq_entries : o->entries * 4;
-		if (o->flags & RINGO_LOOP_SQPOLL) {
-			/* The SQPOLL thread is the issuer: no SINGLE_ISSUER tiers. */
-			p.flags |= RINGO_SETUP_SQPOLL;
-			p.sq_thread_idle = o->sqpoll_idle_ms ? o->sqpoll_idle_ms : 1000;
-			i = ntiers - 1;
-		}
-		p.flags |= tiers[i] | (sq_array ? 0 : RINGO_SETUP_NO_SQARRAY);
-		ret = ringo_ring_init_params(&l->ring, o->entries, &p);
-		if (ret != -EINVAL)
-			break;
-		if (sq_array) {
-			i++;
-			sq_array = want_array;
-		} else {
-			sq_array = true;
+	/* The SQPOLL thread is the issuer: no SINGLE_ISSUER tiers. */
+	if (o->flags & RINGO_LOOP_SQPOLL)
+		i = ntiers - 1;
+	for (; i < ntiers; i++) {
+		/* array 0: NO_SQARRAY; 1: the index array. */
+		for (array = (o->flags & RINGO_LOOP_SQ_ARRAY) ? 1 : 0; array < 2; array++) {
+			ret = try_setup(l, o, tiers[i] | (array ? 0 : RINGO_SETUP_NO_SQARRAY));
+			if (ret != -EINVAL)
+				return ret;
 		}
 	}
 	return ret;
