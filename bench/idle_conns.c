@@ -526,14 +526,6 @@ static int parse(int argc, char **argv, struct args *a)
 	return 0;
 }
 
-static double median_of(double *v, unsigned n)
-{
-	double copy[MAX_ROUNDS];
-
-	memcpy(copy, v, n * sizeof(*v));
-	return bench_median(copy, n);
-}
-
 int main(int argc, char **argv)
 {
 	struct args a = { .conns = BENCH_IDLE_CONNS, .rounds = 1,
@@ -594,16 +586,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "idle-conns: sizeof %s TCP handle = %zu bytes\n", s[j].name,
 			s[j].handle_size);
 
-	ringo_growth = median_of(s[0].growth_kb, a.rounds);
+	ringo_growth = bench_median_of(s[0].growth_kb, a.rounds);
 	bench_kv(&line, "conns", "%u", cfg.conns);
 	bench_kv(&line, "park", "%u", cfg.park);
 	bench_kv(&line, "request", "%u", cfg.request);
-	bench_kv(&line, "rss_kb", "%.0f", median_of(s[0].rss_kb, a.rounds));
+	bench_kv(&line, "rss_kb", "%.0f", bench_median_of(s[0].rss_kb, a.rounds));
 	bench_kv(&line, "per_conn_bytes", "%.0f", ringo_growth * 1024 / cfg.conns);
 	peer = find_side(s, n, "libuv");
 	if (peer) {
-		peer_growth = median_of(peer->growth_kb, a.rounds);
-		bench_kv(&line, "libuv_rss_kb", "%.0f", median_of(peer->rss_kb, a.rounds));
+		peer_growth = bench_median_of(peer->growth_kb, a.rounds);
+		bench_kv(&line, "libuv_rss_kb", "%.0f", bench_median_of(peer->rss_kb, a.rounds));
 		bench_kv(&line, "libuv_per_conn_bytes", "%.0f", peer_growth * 1024 / cfg.conns);
 		bench_kv(&line, "ratio", "%.3f", peer_growth > 0 ? ringo_growth / peer_growth : 0);
 	} else {
