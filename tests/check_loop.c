@@ -610,6 +610,18 @@ static void run_until_slept(ringo_timer_t *timer)
 	ck_assert_int_eq(ringo_timer_stop(timer), 0);
 }
 
+/* After the loop's next sleep (it trims there): `live` ops in flight, and
+ * fewer than `records_below` records kept. */
+static void expect_trimmed(ringo_timer_t *timer, uint64_t live, uint64_t records_below)
+{
+	struct ringo_loop_metrics m;
+
+	run_until_slept(timer);
+	m = metrics();
+	ck_assert_uint_eq(m.ops_live, live);
+	ck_assert_uint_lt(m.op_records, records_below);
+}
+
 /*
  * The records of a burst go back to the kernel once it is over: 5000 NOPs
  * in flight hold ~10 slabs of records (545 a slab); once they finished,
@@ -644,10 +656,7 @@ START_TEST(test_records_trimmed)
 			ck_assert_int_eq(t[i].calls, 1);
 			assert_res(&t[i], 0);
 		}
-		run_until_slept(&timer);
-		m = metrics();
-		ck_assert_uint_eq(m.ops_live, m0.ops_live);
-		ck_assert_uint_lt(m.op_records, N / 2);
+		expect_trimmed(&timer, m0.ops_live, N / 2);
 	}
 	ringo_close((ringo_handle_t *)&timer, NULL);
 	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
@@ -666,7 +675,7 @@ END_TEST
 START_TEST(test_records_sealed)
 {
 	enum { N = 5000, EVERY = 1000 };
-	struct ringo_loop_metrics m0, m;
+	struct ringo_loop_metrics m0;
 	ringo_timer_t timer;
 	struct treq *t;
 	char got[N / EVERY + 1] = { 0 };
@@ -687,10 +696,7 @@ START_TEST(test_records_sealed)
 	}
 	while (seq_counter < N - N / EVERY)
 		ck_assert_int_ge(ringo_run(&loop, RINGO_RUN_ONCE), 0);
-	run_until_slept(&timer);
-	m = metrics();
-	ck_assert_uint_eq(m.ops_live, m0.ops_live + N / EVERY);
-	ck_assert_uint_lt(m.op_records, N / 4);
+	expect_trimmed(&timer, m0.ops_live + N / EVERY, N / 4);
 
 	ck_assert_int_eq(write(pipe_fds[1], "abcde", N / EVERY), N / EVERY);
 	while (seq_counter < N)
@@ -710,10 +716,7 @@ START_TEST(test_records_sealed)
 	ck_assert_int_eq(nops, N - N / EVERY);
 	ck_assert_int_eq(reads, N / EVERY);
 	ck_assert_str_eq(got, "abcde");
-	run_until_slept(&timer);
-	m = metrics();
-	ck_assert_uint_eq(m.ops_live, m0.ops_live);
-	ck_assert_uint_lt(m.op_records, N / 4);
+	expect_trimmed(&timer, m0.ops_live, N / 4);
 	ringo_close((ringo_handle_t *)&timer, NULL);
 	ck_assert_int_eq(ringo_run(&loop, RINGO_RUN_DEFAULT), 0);
 	free(t);
